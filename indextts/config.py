@@ -1,0 +1,114 @@
+"""Settings: defaults <- config.yaml <- INDEXTTS_* environment <- explicit overrides.
+
+Everything is merged first and validated once, so a bad value anywhere gives
+one clear message naming the key and where it can be fixed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "config.yaml"
+ENV_PREFIX = "INDEXTTS_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EngineSettings(_Section):
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    fp16: bool = False
+    threads: int = Field(0, ge=0, le=256)
+    default_voice: str = "jm_kumo"
+    max_chars: int = Field(5000, ge=1, le=200_000)
+    max_tokens_per_segment: int = Field(400, ge=16, le=510)
+    segment_pause_s: float = Field(0.25, ge=0.0, le=5.0)
+
+
+class PathSettings(_Section):
+    cache_hub: Path = Path("cache_hub")
+    outputs: Path = Path("outputs")
+    logs: Path = Path("logs")
+    voices: Path = Path("voices")
+
+
+class Settings(_Section):
+    engine: EngineSettings = EngineSettings()
+    paths: PathSettings = PathSettings()
+
+    @classmethod
+    def load(
+        cls,
+        config_file: Path | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> "Settings":
+        """Merge all sources and validate; raises ConfigError with a readable message.
+
+        ``overrides`` uses the same nesting as the file: {"engine": {"device": "cpu"}}.
+        """
+        path = Path(config_file) if config_file else DEFAULT_CONFIG
+        merged = _deep_merge(_read_yaml(path, explicit=config_file is not None), _from_env(environ or os.environ))
+        merged = _deep_merge(merged, dict(overrides or {}))
+        try:
+            settings = cls.model_validate(merged)
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc, path)) from None
+        return settings._resolved(path.resolve().parent)
+
+    def _resolved(self, base: Path) -> "Settings":
+        paths = {name: (value if value.is_absolute() else base / value) for name, value in self.paths}
+        return self.model_copy(update={"paths": PathSettings(**paths)})
+
+
+def _read_yaml(path: Path, explicit: bool) -> dict[str, Any]:
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f"config file not found: {path}")
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections (engine:, paths:), not {type(data).__name__}")
+    return data
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """INDEXTTS_ENGINE__DEVICE=cpu -> {"engine": {"device": "cpu"}}; pydantic coerces the strings."""
+    tree: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        tree.setdefault(section, {})[key] = value
+    return tree
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(exc: ValidationError, path: Path) -> str:
+    lines = [f"invalid settings (from {path}, {ENV_PREFIX}* environment variables or flags):"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        env = ENV_PREFIX + "__".join(str(p) for p in err["loc"]).upper()
+        lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r}; set it in the file or with {env})")
+    return "\n".join(lines)

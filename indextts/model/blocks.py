@@ -1,0 +1,120 @@
+"""Style-conditioned building blocks shared by the prosody predictor and the vocoder.
+
+Convolutions are plain ``nn.Conv1d``: the checkpoint's weight-norm pairs are
+folded into one weight at load time (see ``checkpoint.py``), which is what
+inference needs and avoids weight_norm's 0/0 on all-zero channels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+_SQRT2 = math.sqrt(2.0)
+
+
+class ChannelLayerNorm(nn.Module):
+    """LayerNorm over the channel axis of (B, C, T) tensors (parameters named gamma/beta)."""
+
+    def __init__(self, channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.gamma = nn.Parameter(torch.ones(channels))
+        self.beta = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.layer_norm(x.transpose(1, -1), (x.shape[1],), self.gamma, self.beta, self.eps)
+        return x.transpose(1, -1)
+
+
+class AdaIN1d(nn.Module):
+    """Instance norm whose scale and shift come from the style vector."""
+
+    def __init__(self, style_dim: int, channels: int) -> None:
+        super().__init__()
+        self.norm = nn.InstanceNorm1d(channels, affine=True)
+        self.fc = nn.Linear(style_dim, channels * 2)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        gamma, beta = self.fc(style)[:, :, None].chunk(2, dim=1)
+        return (1 + gamma) * self.norm(x) + beta
+
+
+class AdaLayerNorm(nn.Module):
+    """Layer norm over channels of (B, T, C) tensors, scale and shift from the style."""
+
+    def __init__(self, style_dim: int, channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.channels = channels
+        self.eps = eps
+        self.fc = nn.Linear(style_dim, channels * 2)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        gamma, beta = self.fc(style)[:, None, :].chunk(2, dim=-1)
+        return (1 + gamma) * F.layer_norm(x, (self.channels,), eps=self.eps) + beta
+
+
+class AdainResBlk1d(nn.Module):
+    """Residual block with AdaIN; optionally doubles the time resolution."""
+
+    def __init__(self, dim_in: int, dim_out: int, style_dim: int, upsample: bool = False) -> None:
+        super().__init__()
+        self.upsample = upsample
+        self.conv1 = nn.Conv1d(dim_in, dim_out, 3, padding=1)
+        self.conv2 = nn.Conv1d(dim_out, dim_out, 3, padding=1)
+        self.norm1 = AdaIN1d(style_dim, dim_in)
+        self.norm2 = AdaIN1d(style_dim, dim_out)
+        if dim_in != dim_out:
+            self.conv1x1 = nn.Conv1d(dim_in, dim_out, 1, bias=False)
+        if upsample:
+            # Depthwise transposed conv: a learned x2 upsampling on the residual path.
+            self.pool = nn.ConvTranspose1d(dim_in, dim_in, 3, stride=2, padding=1, output_padding=1, groups=dim_in)
+
+    def _shortcut(self, x: torch.Tensor) -> torch.Tensor:
+        if self.upsample:
+            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        return self.conv1x1(x) if hasattr(self, "conv1x1") else x
+
+    def _residual(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        x = F.leaky_relu(self.norm1(x, style), 0.2)
+        if self.upsample:
+            x = self.pool(x)
+        x = self.conv1(x)
+        x = F.leaky_relu(self.norm2(x, style), 0.2)
+        return self.conv2(x)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        return (self._residual(x, style) + self._shortcut(x)) / _SQRT2
+
+
+def _snake(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """Snake activation x + sin^2(a x) / a: periodic inductive bias for waveforms."""
+    return x + (1 / alpha) * torch.sin(alpha * x).pow(2)
+
+
+class AdaINResBlock1(nn.Module):
+    """HiFi-GAN style dilated residual block with AdaIN and Snake activations."""
+
+    def __init__(self, channels: int, kernel_size: int, dilations: list[int], style_dim: int) -> None:
+        super().__init__()
+
+        def conv(dilation: int) -> nn.Conv1d:
+            padding = (kernel_size * dilation - dilation) // 2
+            return nn.Conv1d(channels, channels, kernel_size, dilation=dilation, padding=padding)
+
+        self.convs1 = nn.ModuleList(conv(d) for d in dilations)
+        self.convs2 = nn.ModuleList(conv(1) for _ in dilations)
+        self.adain1 = nn.ModuleList(AdaIN1d(style_dim, channels) for _ in dilations)
+        self.adain2 = nn.ModuleList(AdaIN1d(style_dim, channels) for _ in dilations)
+        self.alpha1 = nn.ParameterList(nn.Parameter(torch.ones(1, channels, 1)) for _ in dilations)
+        self.alpha2 = nn.ParameterList(nn.Parameter(torch.ones(1, channels, 1)) for _ in dilations)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        for c1, c2, n1, n2, a1, a2 in zip(self.convs1, self.convs2, self.adain1, self.adain2, self.alpha1, self.alpha2):
+            h = c1(_snake(n1(x, style), a1))
+            h = c2(_snake(n2(h, style), a2))
+            x = x + h
+        return x

@@ -1,0 +1,118 @@
+"""Kokoro-82M: phoneme tokens + a 256-dim style -> 24 kHz speech. Knows nothing of languages.
+
+The forward pass is split into stages so callers can read or change the
+prosody between them (durations, F0, energy) without copying the pass:
+
+    prosody = model.predict_prosody(tokens, style, speed)
+    # ... inspect or edit prosody.frames / prosody.f0 / prosody.energy ...
+    audio = model.render(tokens, style, prosody)
+
+The style vector is two halves: ``style[:, :128]`` is timbre (read by the
+decoder) and ``style[:, 128:]`` is prosody (read by the predictor).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from .albert import Albert, AlbertConfig
+from .prosody import ProsodyPredictor, TextEncoder, expand_to_frames, frames_per_token
+from .vocoder import SAMPLE_RATE, Decoder, VocoderConfig
+
+SAMPLES_PER_FRAME = 600  # 25 ms at 24 kHz
+MAX_TOKENS = 510  # positions 512 minus the two boundary tokens
+
+
+@dataclass(frozen=True)
+class KokoroConfig:
+    n_token: int = 178
+    hidden_dim: int = 512
+    style_dim: int = 128
+    n_layer: int = 3
+    max_dur: int = 50
+    text_encoder_kernel_size: int = 5
+    albert: AlbertConfig = AlbertConfig(vocab_size=178)
+    vocoder: VocoderConfig = VocoderConfig()
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "KokoroConfig":
+        """Read a Kokoro-style config.json (keys ``plbert`` and ``istftnet``)."""
+        plbert = raw.get("plbert", {})
+        albert_keys = AlbertConfig.__dataclass_fields__.keys()
+        albert = AlbertConfig(vocab_size=raw["n_token"], **{k: v for k, v in plbert.items() if k in albert_keys})
+        ist = raw.get("istftnet", {})
+        vocoder = VocoderConfig(
+            **{k: _tupled(v) for k, v in ist.items() if k in VocoderConfig.__dataclass_fields__}
+        )
+        own = {k: raw[k] for k in ("n_token", "hidden_dim", "style_dim", "n_layer", "max_dur", "text_encoder_kernel_size") if k in raw}
+        return cls(**own, albert=albert, vocoder=vocoder)
+
+
+def _tupled(value: Any) -> Any:
+    return tuple(_tupled(v) for v in value) if isinstance(value, list) else value
+
+
+@dataclass(frozen=True)
+class Prosody:
+    """What the predictor decided for one utterance; edit it with ``dataclasses.replace``."""
+
+    encoded: torch.Tensor  # (1, T, hidden + style) duration-encoder output, per token
+    expected_frames: torch.Tensor  # (T,) float frames per token at speed 1, before rounding
+    frames: torch.Tensor  # (T,) int frames per token actually used
+    f0: torch.Tensor  # (1, 2F) pitch in Hz, two points per 25 ms frame (0 = unvoiced)
+    energy: torch.Tensor  # (1, 2F) the model's energy curve (log-amplitude-like units)
+
+    @property
+    def total_frames(self) -> int:
+        return int(self.frames.sum())
+
+
+class KokoroModel(nn.Module):
+    def __init__(self, cfg: KokoroConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.bert = Albert(cfg.albert)
+        self.bert_encoder = nn.Linear(cfg.albert.hidden_size, cfg.hidden_dim)
+        self.predictor = ProsodyPredictor(cfg.style_dim, cfg.hidden_dim, cfg.n_layer, cfg.max_dur)
+        self.text_encoder = TextEncoder(cfg.hidden_dim, cfg.text_encoder_kernel_size, cfg.n_layer, cfg.n_token)
+        self.decoder = Decoder(cfg.hidden_dim, cfg.style_dim, cfg.vocoder)
+
+    @property
+    def device(self) -> torch.device:
+        return self.bert_encoder.weight.device
+
+    def split_style(self, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(1, 256) -> (timbre (1, 128), prosody (1, 128))."""
+        return style[:, : self.cfg.style_dim], style[:, self.cfg.style_dim :]
+
+    def predict_prosody(self, tokens: torch.Tensor, style: torch.Tensor, speed: float = 1.0) -> Prosody:
+        """tokens (1, T) with boundary zeros at both ends; style (1, 256)."""
+        _, prosody_style = self.split_style(style)
+        bert = self.bert_encoder(self.bert(tokens)).transpose(1, 2)
+        encoded = self.predictor.text_encoder(bert, prosody_style)
+        expected = self.predictor.durations(encoded)[0]
+        return self.prosody_for_frames(encoded, expected, frames_per_token(expected, speed), style)
+
+    def prosody_for_frames(
+        self, encoded: torch.Tensor, expected: torch.Tensor, frames: torch.Tensor, style: torch.Tensor
+    ) -> Prosody:
+        """Predict F0 and energy for given per-token frame counts (e.g. edited durations)."""
+        _, prosody_style = self.split_style(style)
+        aligned = expand_to_frames(encoded.transpose(1, 2), frames)
+        f0, energy = self.predictor.curves(aligned, prosody_style)
+        return Prosody(encoded=encoded, expected_frames=expected, frames=frames, f0=f0, energy=energy)
+
+    def render(self, tokens: torch.Tensor, style: torch.Tensor, prosody: Prosody) -> torch.Tensor:
+        """Decode to audio (600 samples per frame), float32 on the model's device, shape (N,)."""
+        timbre, _ = self.split_style(style)
+        asr = expand_to_frames(self.text_encoder(tokens), prosody.frames)
+        return self.decoder(asr, prosody.f0, prosody.energy, timbre)[0]
+
+    def forward(self, tokens: torch.Tensor, style: torch.Tensor, speed: float = 1.0) -> torch.Tensor:
+        return self.render(tokens, style, self.predict_prosody(tokens, style, speed))
+
+

@@ -1,0 +1,49 @@
+"""Settings: file, environment and overrides merge in order; bad values name the key."""
+
+from pathlib import Path
+
+import pytest
+
+from indextts.config import Settings
+from indextts.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_without_a_file_resolve_paths_beside_the_config(tmp_path):
+    settings = Settings.load(write(tmp_path, ""), environ={})
+    assert settings.engine.device == "auto"
+    assert settings.paths.cache_hub == tmp_path / "cache_hub"
+
+
+def test_environment_overrides_file_and_overrides_win(tmp_path):
+    path = write(tmp_path, "engine:\n  device: cpu\n  threads: 1\n")
+    env = {"INDEXTTS_ENGINE__THREADS": "2", "INDEXTTS_ENGINE__SEGMENT_PAUSE_S": "0.5", "OTHER": "x"}
+    settings = Settings.load(path, overrides={"engine": {"threads": 3}}, environ=env)
+    assert (settings.engine.device, settings.engine.threads, settings.engine.segment_pause_s) == ("cpu", 3, 0.5)
+
+
+def test_invalid_value_names_the_key_and_the_variable(tmp_path):
+    path = write(tmp_path, "engine:\n  max_tokens_per_segment: 9000\n")
+    with pytest.raises(ConfigError, match=r"engine\.max_tokens_per_segment.*INDEXTTS_ENGINE__MAX_TOKENS_PER_SEGMENT"):
+        Settings.load(path, environ={})
+
+
+def test_unknown_key_is_rejected(tmp_path):
+    with pytest.raises(ConfigError, match=r"engine\.devcie"):
+        Settings.load(write(tmp_path, "engine:\n  devcie: cpu\n"), environ={})
+
+
+def test_bad_yaml_and_missing_file_are_clear(tmp_path):
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        Settings.load(write(tmp_path, "engine: [unclosed\n"), environ={})
+    with pytest.raises(ConfigError, match="config file not found"):
+        Settings.load(tmp_path / "nope.yaml", environ={})
+
+
+def test_shipped_config_is_valid():
+    assert Settings.load(environ={}).engine.default_voice == "jm_kumo"
