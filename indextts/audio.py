@@ -1,0 +1,60 @@
+"""Audio output helpers: edge trimming, peak safety and atomic file writes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from .atomic import atomic_path
+from .errors import InputError
+
+# Extension -> (soundfile format, subtype). mp3/ogg rely on the libsndfile bundled with soundfile.
+FORMATS = {
+    ".wav": ("WAV", "PCM_16"),
+    ".flac": ("FLAC", "PCM_16"),
+    ".ogg": ("OGG", "VORBIS"),
+    ".mp3": ("MP3", "MPEG_LAYER_III"),
+}
+PEAK_CEILING = 0.97  # headroom below full scale so encoders never clip
+
+
+def trim_silence(audio: np.ndarray, sample_rate: int, floor_db: float = -45.0, margin_s: float = 0.04) -> np.ndarray:
+    """Cut leading/trailing samples quieter than ``floor_db`` relative to the peak, keeping a margin."""
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak == 0.0:
+        return audio[:0]
+    loud = np.flatnonzero(np.abs(audio) >= peak * 10 ** (floor_db / 20))
+    margin = int(margin_s * sample_rate)
+    return audio[max(0, loud[0] - margin) : loud[-1] + margin + 1]
+
+
+def limit_peak(audio: np.ndarray) -> np.ndarray:
+    """Scale down (never up) so the peak stays under PEAK_CEILING."""
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    return audio * (PEAK_CEILING / peak) if peak > PEAK_CEILING else audio
+
+
+def check_writable(path: Path) -> tuple[str, str]:
+    """Validate an output path before any work is done; returns its (format, subtype)."""
+    path = Path(path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(f"unsupported output format {path.suffix or '(none)'!r}; use one of {', '.join(FORMATS)}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"output folder does not exist: {folder}")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(f"cannot write {path}: permission denied")
+    return fmt
+
+
+def write_audio(path: Path, audio: np.ndarray, sample_rate: int) -> Path:
+    """Write through a temp file in the same folder and rename, so no half-written file is ever seen."""
+    path = Path(path)
+    fmt, subtype = check_writable(path)
+    with atomic_path(path) as tmp:
+        sf.write(tmp, audio, sample_rate, format=fmt, subtype=subtype)
+    return path

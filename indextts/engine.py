@@ -1,0 +1,149 @@
+"""The engine: text + voice + speed -> 24 kHz speech, with per-segment details.
+
+One engine per process. It owns the model (loaded once, warmed up), the voice
+bank and the text frontend, and serialises model calls with a lock so any
+number of callers (CLI, UI, API) can share it. It imports no UI or web code.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .audio import limit_peak, trim_silence
+from .config import Settings
+from .errors import InputError
+from .model import SAMPLE_RATE, KokoroModel, Prosody, load_model
+from .text import Frontend, Segment
+from .voices import VoiceBank
+from .weights import ensure_weights
+
+log = logging.getLogger(__name__)
+
+SPEED_RANGE = (0.5, 2.0)
+LANGS = ("auto", "en", "zh")
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    text: str
+    lang: str
+    phonemes: str
+    tokens: tuple[int, ...]
+    duration_s: float  # audio kept for this segment, after edge trimming
+    prosody: Prosody  # the model's durations, F0 and energy for this segment
+
+
+@dataclass(frozen=True)
+class SynthesisResult:
+    audio: np.ndarray  # float32 mono, peak below full scale
+    sample_rate: int
+    segments: list[SegmentResult]
+    compute_s: float
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.audio) / self.sample_rate
+
+    @property
+    def rtf(self) -> float:
+        """Real-time factor: compute time / audio time (below 1 is faster than real time)."""
+        return self.compute_s / self.duration_s if self.duration_s else float("inf")
+
+
+def pick_device(requested: str) -> str:
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise InputError("device 'cuda' was requested but no CUDA GPU is available; use device 'auto' or 'cpu'")
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return requested
+
+
+class Engine:
+    def __init__(self, model: KokoroModel, voices: VoiceBank, frontend: Frontend, settings: Settings) -> None:
+        self.model = model
+        self.voices = voices
+        self.frontend = frontend
+        self.settings = settings
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, settings: Settings | None = None, warm_up: bool = True) -> "Engine":
+        """Verify (or build) the weights, load the model once, and warm it up."""
+        settings = settings or Settings.load()
+        cfg = settings.engine
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        paths = ensure_weights(settings.paths.cache_hub)
+        device = pick_device(cfg.device)
+        started = time.perf_counter()
+        model = load_model(paths.model, paths.config, device=device)
+        engine = cls(model, VoiceBank.from_file(paths.voices), Frontend(cfg.max_tokens_per_segment), settings)
+        if cfg.default_voice not in engine.voices.names:
+            raise InputError(f"default_voice {cfg.default_voice!r} is not a voice; available: {engine.voices.names}")
+        if warm_up:
+            engine.synthesize("Hello.", lang="en")
+        log.info("engine ready on %s in %.1f s", device, time.perf_counter() - started)
+        return engine
+
+    @property
+    def device(self) -> str:
+        return str(self.model.device)
+
+    def segments(self, text: str, lang: str = "auto", max_tokens: int | None = None) -> list[Segment]:
+        """Validate and split text into model-sized segments (no audio): used for previews too."""
+        self._check_text(text)
+        if lang not in LANGS:
+            raise InputError(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
+        segments = self.frontend.segments(text, lang=lang, max_tokens=max_tokens)
+        if not segments:
+            raise InputError("the text has nothing that can be spoken (only symbols or emoji?)")
+        return segments
+
+    def synthesize(
+        self,
+        text: str,
+        voice: str | None = None,
+        speed: float = 1.0,
+        lang: str = "auto",
+        max_tokens: int | None = None,
+        pause_s: float | None = None,
+    ) -> SynthesisResult:
+        voice = voice or self.settings.engine.default_voice
+        self.voices.style(voice, 1)  # fail on an unknown voice before any work
+        if not SPEED_RANGE[0] <= speed <= SPEED_RANGE[1]:
+            raise InputError(f"speed must be between {SPEED_RANGE[0]} and {SPEED_RANGE[1]}, got {speed}")
+        pause_s = self.settings.engine.segment_pause_s if pause_s is None else pause_s
+        if not 0.0 <= pause_s <= 5.0:
+            raise InputError(f"pause between segments must be 0-5 s, got {pause_s}")
+        started = time.perf_counter()
+        parts, results = [], []
+        for segment in self.segments(text, lang, max_tokens):
+            audio, prosody = self._speak(segment, voice, speed)
+            results.append(SegmentResult(segment.text, segment.lang, segment.phonemes, segment.tokens,
+                                         len(audio) / SAMPLE_RATE, prosody))
+            parts.append(audio)
+        gap = np.zeros(int(pause_s * SAMPLE_RATE), dtype=np.float32)
+        joined = np.concatenate([piece for part in parts for piece in (part, gap)][:-1])
+        return SynthesisResult(limit_peak(joined).astype(np.float32), SAMPLE_RATE, results,
+                               time.perf_counter() - started)
+
+    def _speak(self, segment: Segment, voice: str, speed: float) -> tuple[np.ndarray, Prosody]:
+        style = self.voices.style(voice, len(segment.tokens)).to(self.model.device)
+        tokens = torch.tensor([[0, *segment.tokens, 0]], dtype=torch.long, device=self.model.device)
+        with self._lock, torch.inference_mode():
+            prosody = self.model.predict_prosody(tokens, style, speed)
+            audio = self.model.render(tokens, style, prosody).float().cpu().numpy()
+        return trim_silence(audio, SAMPLE_RATE), prosody
+
+    def _check_text(self, text: str) -> None:
+        if not isinstance(text, str) or not text.strip():
+            raise InputError("the text is empty; type something to say")
+        limit = self.settings.engine.max_chars
+        if len(text) > limit:
+            raise InputError(f"the text is {len(text)} characters; the limit is {limit} (engine.max_chars)")

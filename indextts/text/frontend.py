@@ -1,0 +1,134 @@
+"""The text frontend: text in, speakable segments out (source text, language, phonemes, tokens).
+
+Responsibilities: split text into sentences (one segment each) and, only when a sentence is over
+the token budget, into clauses, then words; pick each sentence's language; normalize and
+phonemize it; map phonemes to Kokoro token ids. It knows nothing about tensors or audio."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from . import segment as seg
+from .g2p import G2P
+from .langdetect import resolve_langs
+from .normalize import normalize
+from .vocab import MAX_MODEL_TOKENS, clean_phonemes, is_speakable, to_tokens
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Segment:
+    text: str                  # the source text of this segment (as the user wrote it, stripped)
+    lang: str                  # "en" | "zh" (mixed zh sentences with English words are "zh")
+    phonemes: str              # Kokoro phoneme string
+    tokens: tuple[int, ...]    # vocab ids, without the boundary zeros, 1..510 of them
+    normalized: str = ""       # what the G2P read (numbers, dates... as words), for display/debug
+
+
+@dataclass
+class _Piece:
+    start: int                 # offsets into the whole input text
+    end: int
+    lang: str
+    normalized: str
+    phonemes: str
+    tokens: tuple[int, ...]
+
+
+class Frontend:
+    """Text -> list[Segment]. G2P engines are built on first use and cached."""
+
+    def __init__(self, max_tokens: int = 400):
+        self.max_tokens = self._budget(max_tokens)
+        self.g2p = G2P()
+
+    @staticmethod
+    def _budget(max_tokens: int) -> int:
+        if not isinstance(max_tokens, int) or max_tokens < 1:
+            raise ValueError(f"max_tokens must be a positive integer, not {max_tokens!r}")
+        return min(max_tokens, MAX_MODEL_TOKENS)
+
+    # -- public ----------------------------------------------------------------------------
+    def segments(self, text: str, lang: str = "auto", max_tokens: int | None = None) -> list[Segment]:
+        """Segments to synthesize, in order. Empty/whitespace text -> []; nothing speakable -> []
+        and a warning."""
+        budget = self.max_tokens if max_tokens is None else self._budget(max_tokens)
+        if not text or not text.strip():
+            return []
+        sentences = seg.split_sentences(text)
+        langs = resolve_langs(sentences, lang)
+        pieces: list[_Piece] = []
+        offset = 0
+        for sentence, sentence_lang in zip(sentences, langs):
+            if sentence.strip():
+                pieces += self._fit(sentence, offset, sentence_lang, budget, level=0)
+            offset += len(sentence)
+        segments = self._merge_unspeakable(text, pieces)
+        if not segments:
+            log.warning("no speakable text in %r", text[:80])
+        return segments
+
+    def phonemize(self, text: str, lang: str = "auto") -> str:
+        """Phonemes for the whole text (debugging/CLI): the segments' phonemes joined by spaces."""
+        return " ".join(s.phonemes for s in self.segments(text, lang, max_tokens=MAX_MODEL_TOKENS))
+
+    def normalize(self, text: str, lang: str = "auto") -> str:
+        """Normalized text, sentence by sentence (what the G2P reads)."""
+        sentences = seg.split_sentences(text)
+        return " ".join(normalize(s.strip(), lg) for s, lg in zip(sentences, resolve_langs(sentences, lang))
+                        if s.strip())
+
+    # -- internals -------------------------------------------------------------------------
+    def _phonemize_piece(self, text: str, lang: str) -> tuple[str, str, tuple[int, ...]]:
+        normalized = normalize(text.strip(), lang)
+        raw = self.g2p.zh(normalized) if lang == "zh" else self.g2p.en(normalized)
+        phonemes = clean_phonemes(raw, context=text.strip())
+        return normalized, phonemes, to_tokens(phonemes)
+
+    def _fit(self, text: str, offset: int, lang: str, budget: int, level: int) -> list[_Piece]:
+        """One piece if it fits the budget; else split at the next level (clauses, words,
+        characters) and pack the parts back together up to the budget."""
+        normalized, phonemes, tokens = self._phonemize_piece(text, lang)
+        if len(tokens) <= budget:
+            return [_Piece(offset, offset + len(text), lang, normalized, phonemes, tokens)]
+        parts = self._split(text, level)
+        while len(parts) <= 1 and level < 2:
+            level += 1
+            parts = self._split(text, level)
+        if len(parts) <= 1:          # a single character over budget: cannot happen in practice
+            log.warning("dropped %d tokens past the budget in %r", len(tokens) - budget, text[:40])
+            return [_Piece(offset, offset + len(text), lang, normalized, phonemes[:budget], tokens[:budget])]
+        if level == 2:
+            log.warning("a single word is longer than %d tokens; splitting it: %r", budget, text[:40])
+        fits = lambda t: len(self._phonemize_piece(t, lang)[2]) <= budget  # noqa: E731
+        out: list[_Piece] = []
+        for part in seg.pack(parts, fits):
+            out += self._fit(part, offset, lang, budget, level + 1)
+            offset += len(part)
+        return out
+
+    def _split(self, text: str, level: int) -> list[str]:
+        if level == 0:
+            return seg.split_clauses(text)
+        if level == 1:
+            return seg.split_words(text, cut=self.g2p.cut)
+        return list(text)
+
+    @staticmethod
+    def _merge_unspeakable(text: str, pieces: list[_Piece]) -> list[Segment]:
+        """Fragments with nothing to say ("!!!", an emoji) join their neighbour's source text."""
+        kept: list[_Piece] = []
+        pending_start: int | None = None
+        for p in pieces:
+            if not is_speakable(p.phonemes):
+                if kept:
+                    kept[-1].end = p.end
+                elif pending_start is None:
+                    pending_start = p.start
+                continue
+            if pending_start is not None:
+                p.start, pending_start = pending_start, None
+            kept.append(p)
+        return [Segment(text[p.start:p.end].strip(), p.lang, p.phonemes, p.tokens, p.normalized)
+                for p in kept]

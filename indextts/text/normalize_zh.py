@@ -1,0 +1,142 @@
+"""Chinese text normalization: digits and symbols become Chinese characters before G2P, with the
+readings Mandarin speakers use (二零二四年, 两点, 三到五天, 百分之二十五, 零下五摄氏度, phone
+numbers digit by digit). Latin words are left in place for the English G2P."""
+from __future__ import annotations
+
+import re
+
+from . import numbers_zh as N
+from .numbers_en import ordinal as ordinal_en
+
+_FULLWIDTH = {**{chr(0xFF10 + i): str(i) for i in range(10)},
+              **{chr(0xFF21 + i): chr(0x41 + i) for i in range(26)},
+              **{chr(0xFF41 + i): chr(0x61 + i) for i in range(26)},
+              "％": "%", "＄": "$", "￥": "¥", "＋": "+", "－": "-", "．": ".", "～": "~", "℃": "°C",
+              "／": "/", "＝": "="}
+_FULLWIDTH_RE = re.compile("|".join(map(re.escape, _FULLWIDTH)))
+
+NUM = r"\d+(?:\.\d+)?"
+# Measure words after which 2 is read 两 (两个, 两天), not 二 (二月, 二楼, 第二).
+LIANG_MEASURES = ("个", "位", "只", "本", "条", "件", "张", "次", "天", "岁", "小时", "分钟", "秒钟",
+                  "年", "周", "星期", "种", "名", "辆", "台", "部", "双", "对", "块", "杯", "瓶", "碗",
+                  "家", "份", "套", "项", "门", "场", "遍", "倍", "把", "根", "头", "匹", "架", "座",
+                  "棵", "片", "句", "封", "篇", "首", "口", "声", "层", "点", "斤", "公斤", "公里",
+                  "米", "元", "万", "千", "百", "亿", "成", "趟", "笔", "支", "顿", "节", "期", "届")
+UNITS = {  # longest first in the regex; data sizes stay Latin and are read as letters
+    "km/h": "公里每小时", "m/s": "米每秒", "km²": "平方公里", "m²": "平方米", "m³": "立方米",
+    "km": "公里", "cm": "厘米", "mm": "毫米", "nm": "纳米", "m": "米", "kg": "公斤", "mg": "毫克",
+    "g": "克", "t": "吨", "ml": "毫升", "mL": "毫升", "L": "升", "l": "升",
+    "ms": "毫秒", "s": "秒", "min": "分钟", "h": "小时",
+    "kHz": "千赫兹", "MHz": "兆赫兹", "GHz": "吉赫兹", "Hz": "赫兹", "kWh": "千瓦时", "kW": "千瓦",
+    "W": "瓦", "V": "伏", "mAh": "毫安时", "°C": "摄氏度", "°F": "华氏度", "°": "度",
+}
+CURRENCIES = {"¥": "元", "$": "美元", "US$": "美元", "HK$": "港元", "€": "欧元", "£": "英镑"}
+SYMBOLS = {"+": "加", "=": "等于", "&": "和", "×": "乘", "÷": "除以", "±": "正负", "~": "到", "@": " at "}
+
+_PHONE_RE = re.compile(r"(?<![\d\-.,])(?:\+?86[ -]?)?(?:1\d{2}[ -]?\d{4}[ -]?\d{4}|0\d{2,3}[ -]\d{7,8}"
+                       r"|\d{3,4}-\d{3,4}-\d{3,4})(?![\d\-])")
+# 555-1234 is a phone number only after a word that says so; elsewhere 1000-2000 is a range
+_SHORT_PHONE_RE = re.compile(r"((?:电话|手机|拨打|致电|热线|号码|联系|分机)[^\d\n]{0,6})(\d{3,4}-\d{4})(?![\d\-])")
+_DATE_RE = re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")
+_YEAR_RE = re.compile(r"(?<![\d.,])(\d{4}(?=\s*年)|\d{2}(?=\s*年代))")
+_YEAR_RANGE_RE = re.compile(r"(?<![\d.])(\d{4})\s*[-~～–—]\s*(\d{4})(?=\s*年)")
+_TIME_RE = re.compile(r"(?<!\d)([01]?\d|2[0-4])[:：]([0-5]\d)(?::([0-5]\d))?(?!\d)(?:\s?([AaPp])\.?[Mm]\.?(?![A-Za-z]))?")
+_EN_ORDINAL_RE = re.compile(r"(?<![\d.])(\d+)(st|nd|rd|th)(?![A-Za-z])")   # "March 5th" inside Chinese
+_MONEY_RE = re.compile(r"(US\$|HK\$|[¥$€£])\s?(-?\d[\d,]*(?:\.\d+)?)")
+_PERCENT_RANGE_RE = re.compile(rf"({NUM})\s*%?\s*[-~–]\s*({NUM})\s*%")
+_PERCENT_RE = re.compile(rf"(-?{NUM})\s*%")
+_TEMP_RE = re.compile(rf"(-)?({NUM})\s*(°C|°F)")
+_UNIT_RE = re.compile(rf"({NUM})\s?(" + "|".join(re.escape(u) for u in sorted(UNITS, key=len, reverse=True))
+                      + r")(?![A-Za-z²³/])")
+_RANGE_RE = re.compile(rf"(?<![\d.\-])({NUM})\s*[-~～–—]\s*(?={NUM}(?![\d\-]))")
+_NEG_RE = re.compile(rf"(?<![0-9A-Za-z.])-(?={NUM})")
+_FRACTION_RE = re.compile(r"(?<![\d/])(\d+)/(\d+)(?![\d/])")
+_ORDINAL_RE = re.compile(r"第\s*(\d+)")
+_LONG_DIGITS_RE = re.compile(r"(?<![\d.,])(0\d+|\d{12,})(?![\d.,])")
+_TWO_RE = re.compile(r"(?<![\d.])2(?=\s*(?:" + "|".join(LIANG_MEASURES) + r"))(?!\s*点\d)")
+_NUMBER_RE = re.compile(r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+
+
+def _phone(m: re.Match | str) -> str:
+    raw = m if isinstance(m, str) else m.group(0)
+    groups = re.findall(r"\d+", raw)
+    if raw.lstrip("+").startswith("86") and len(groups[0]) == 2 and len(groups) > 1:
+        groups = groups[1:]
+    if len(groups) == 1 and len(groups[0]) == 11:       # 13812345678 -> 138 1234 5678
+        g = groups[0]
+        groups = [g[:3], g[3:7], g[7:]]
+    return "，".join(N.digits(g, phone=True) for g in groups)
+
+
+def _date(m: re.Match) -> str:
+    y, mo, d = m.group(1), int(m.group(2)), int(m.group(3))
+    if not (1 <= mo <= 12 and 1 <= d <= 31):
+        return m.group(0)
+    return f"{N.digits(y)}年{N.cardinal(mo)}月{N.cardinal(d)}日"
+
+
+def _time(m: re.Match) -> str:
+    h, mi, sec = int(m.group(1)), int(m.group(2)), m.group(3)
+    hour = "两" if h == 2 else N.cardinal(h)
+    ampm = m.group(4)
+    words = ({"a": "上午", "p": "下午"}[ampm.lower()] if ampm else "") + f"{hour}点"
+    if mi:
+        words += ("零" if mi < 10 else "") + N.cardinal(mi) + "分"
+    if sec and int(sec):
+        words += N.cardinal(int(sec)) + "秒"
+    return words
+
+
+def _money(m: re.Match) -> str:
+    sym, amount = m.groups()
+    amount = amount.replace(",", "")
+    if "." in amount:
+        amount = amount.rstrip("0").rstrip(".")     # 12.50 -> 十二点五
+    return _num(amount) + CURRENCIES[sym]
+
+
+def _num(s: str) -> str:
+    s = s.replace(",", "")
+    return N.decimal(s) if "." in s else N.cardinal(int(s))
+
+
+def _temperature(m: re.Match) -> str:
+    below = "零下" if m.group(1) else ""
+    return below + _num(m.group(2)) + UNITS[m.group(3)]
+
+
+def _fraction(m: re.Match) -> str:
+    a, b = int(m.group(1)), int(m.group(2))
+    return f"{N.cardinal(b)}分之{N.cardinal(a)}" if b else m.group(0)
+
+
+def _number(m: re.Match) -> str:
+    return _num(m.group(0))
+
+
+def normalize_zh(text: str) -> str:
+    """Digits and symbols in Chinese text as Chinese words: '3-5天' -> '三到五天'."""
+    text = _FULLWIDTH_RE.sub(lambda m: _FULLWIDTH[m.group(0)], text)
+    text = _PHONE_RE.sub(_phone, text)          # first: its hyphens must never read as 负
+    text = _SHORT_PHONE_RE.sub(lambda m: m.group(1) + _phone(m.group(2)), text)
+    text = _DATE_RE.sub(_date, text)
+    text = _YEAR_RANGE_RE.sub(lambda m: f"{N.digits(m.group(1))}到{N.digits(m.group(2))}", text)
+    text = _YEAR_RE.sub(lambda m: N.digits(m.group(1)), text)
+    text = _TIME_RE.sub(_time, text)
+    text = _EN_ORDINAL_RE.sub(lambda m: ordinal_en(int(m.group(1))), text)
+    text = _MONEY_RE.sub(_money, text)
+    text = _PERCENT_RANGE_RE.sub(lambda m: f"百分之{_num(m.group(1))}到百分之{_num(m.group(2))}", text)
+    text = _PERCENT_RE.sub(lambda m: ("负" if m.group(1).startswith("-") else "")
+                           + "百分之" + _num(m.group(1).lstrip("-")), text)
+    text = _TEMP_RE.sub(_temperature, text)
+    text = _UNIT_RE.sub(lambda m: f"{m.group(1)}{UNITS[m.group(2)]}", text)
+    text = _RANGE_RE.sub(lambda m: f"{m.group(1)}到", text)
+    text = _NEG_RE.sub("负", text)
+    text = _FRACTION_RE.sub(_fraction, text)
+    text = _ORDINAL_RE.sub(lambda m: "第" + N.cardinal(int(m.group(1))), text)
+    text = _LONG_DIGITS_RE.sub(lambda m: N.digits(m.group(1)), text)
+    text = _TWO_RE.sub("两", text)
+    text = _NUMBER_RE.sub(_number, text)
+    for sym, word in SYMBOLS.items():
+        text = text.replace(sym, word)
+    return text

