@@ -9,7 +9,8 @@ die() { echo "error: $*" >&2; exit 1; }
 
 bootstrap_venv() {
     command -v python3 >/dev/null 2>&1 || die "python3 not found: install Python 3.11 (apt-get install -y python3 python3-venv)"
-    local stamp_file="$VENV_DIR/.requirements.sha256" want have=""
+    # One stamp per set of files, so start_app.sh and run_tests.sh do not undo each other.
+    local stamp_file="$VENV_DIR/.stamp-$(echo "$*" | tr ' /' '+_')" want have=""
     want=$( { echo "$TORCH_PIN"; cat "$@"; } | sha256sum | cut -d' ' -f1)
     [ -f "$stamp_file" ] && have=$(cat "$stamp_file")
     if [ -x "$VENV_DIR/bin/python" ] && [ "$want" = "$have" ]; then
