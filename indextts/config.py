@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from .errors import ConfigError
 
@@ -34,6 +34,36 @@ class EngineSettings(_Section):
     segment_pause_s: float = Field(0.25, ge=0.0, le=5.0)
 
 
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(7860, ge=1, le=65535)
+    listen: bool = False  # bind 0.0.0.0 for the LAN; then auth is required
+    auth_user: str | None = None
+    auth_password: SecretStr | None = None
+    allow_no_auth: bool = False  # explicit opt-out for --listen without auth
+    concurrency_limit: int = Field(1, ge=1, le=64)
+    max_queue: int = Field(16, ge=1, le=1000)
+    max_upload_mb: int = Field(20, ge=1, le=1024)
+
+    @model_validator(mode="after")
+    def _lan_needs_auth(self) -> "ServerSettings":
+        if self.listen and not self.allow_no_auth and not (self.auth_user and self.auth_password):
+            raise ValueError(
+                "listening on the LAN requires auth: set server.auth_user and server.auth_password "
+                "(or INDEXTTS_SERVER__AUTH_USER / INDEXTTS_SERVER__AUTH_PASSWORD), or pass --no-auth"
+            )
+        return self
+
+    @property
+    def bind_host(self) -> str:
+        return "0.0.0.0" if self.listen else self.host
+
+
+class OutputSettings(_Section):
+    keep_files: int = Field(500, ge=1, le=1_000_000)  # oldest generations beyond this are deleted
+    keep_mb: int = Field(2000, ge=1, le=1_000_000)
+
+
 class PathSettings(_Section):
     cache_hub: Path = Path("cache_hub")
     outputs: Path = Path("outputs")
@@ -43,6 +73,8 @@ class PathSettings(_Section):
 
 class Settings(_Section):
     engine: EngineSettings = EngineSettings()
+    server: ServerSettings = ServerSettings()
+    outputs: OutputSettings = OutputSettings()
     paths: PathSettings = PathSettings()
 
     @classmethod
@@ -108,7 +140,12 @@ def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 def _describe(exc: ValidationError, path: Path) -> str:
     lines = [f"invalid settings (from {path}, {ENV_PREFIX}* environment variables or flags):"]
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"])
-        env = ENV_PREFIX + "__".join(str(p) for p in err["loc"]).upper()
-        lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r}; set it in the file or with {env})")
+        loc = [str(p) for p in err["loc"]]
+        message = err["msg"].removeprefix("Value error, ")
+        if len(loc) < 2:  # a rule across keys: the message says what to set
+            lines.append(f"  {'.'.join(loc)}: {message}")
+            continue
+        shown = "(hidden)" if "password" in loc[-1] else repr(err.get("input"))
+        env = ENV_PREFIX + "__".join(loc).upper()
+        lines.append(f"  {'.'.join(loc)}: {message} (got {shown}; set it in the file or with {env})")
     return "\n".join(lines)

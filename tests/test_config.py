@@ -47,3 +47,15 @@ def test_bad_yaml_and_missing_file_are_clear(tmp_path):
 
 def test_shipped_config_is_valid():
     assert Settings.load(environ={}).engine.default_voice == "jm_kumo"
+
+
+def test_lan_without_auth_is_refused_and_secrets_are_not_echoed(tmp_path):
+    path = write(tmp_path, "server:\n  listen: true\n")
+    with pytest.raises(ConfigError, match="requires auth") as info:
+        Settings.load(path, environ={})
+    assert "(got" not in str(info.value)
+    ok = Settings.load(path, environ={"INDEXTTS_SERVER__AUTH_USER": "me", "INDEXTTS_SERVER__AUTH_PASSWORD": "s3cret"})
+    assert ok.server.bind_host == "0.0.0.0" and "s3cret" not in repr(ok)
+    with pytest.raises(ConfigError) as info:
+        Settings.load(path, environ={"INDEXTTS_SERVER__AUTH_USER": "me", "INDEXTTS_SERVER__AUTH_PASSWORD": ["x"]})
+    assert "(hidden)" in str(info.value)

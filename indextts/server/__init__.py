@@ -1,0 +1,1 @@
+"""Serving: one ASGI app on one port with the HTTP API and the Gradio UI."""
