@@ -53,7 +53,7 @@ class OutputStore:
         for index, sidecar in enumerate(sidecars):
             files = [p for p in sidecar.parent.glob(sidecar.stem + ".*")]
             total += sum(p.stat().st_size for p in files)
-            if index >= self.keep_files or total > self.keep_bytes:
+            if index > 0 and (index >= self.keep_files or total > self.keep_bytes):  # never the newest
                 for path in files:
                     path.unlink(missing_ok=True)
                 log.info("retention: removed output %s", sidecar.stem)
