@@ -18,7 +18,7 @@ import torch
 from .audio import limit_peak, trim_silence
 from .config import Settings
 from .errors import InputError
-from .model import SAMPLE_RATE, KokoroModel, Prosody, load_model
+from .model import MAX_TOKENS, SAMPLE_RATE, KokoroModel, Prosody, load_model
 from .text import Frontend, Segment
 from .voices import VoiceBank
 from .weights import ensure_weights
@@ -26,6 +26,7 @@ from .weights import ensure_weights
 log = logging.getLogger(__name__)
 
 SPEED_RANGE = (0.5, 2.0)
+MIN_SEGMENT_TOKENS = 16
 LANGS = ("auto", "en", "zh")
 
 
@@ -100,6 +101,8 @@ class Engine:
         self._check_text(text)
         if lang not in LANGS:
             raise InputError(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
+        if max_tokens is not None and not MIN_SEGMENT_TOKENS <= max_tokens <= MAX_TOKENS:
+            raise InputError(f"max tokens per segment must be {MIN_SEGMENT_TOKENS}-{MAX_TOKENS}, got {max_tokens}")
         segments = self.frontend.segments(text, lang=lang, max_tokens=max_tokens)
         if not segments:
             raise InputError("the text has nothing that can be spoken (only symbols or emoji?)")
@@ -136,10 +139,15 @@ class Engine:
     def _speak(self, segment: Segment, voice: str, speed: float) -> tuple[np.ndarray, Prosody]:
         style = self.voices.style(voice, len(segment.tokens)).to(self.model.device)
         tokens = torch.tensor([[0, *segment.tokens, 0]], dtype=torch.long, device=self.model.device)
-        with self._lock, torch.inference_mode():
+        with self._lock, torch.inference_mode(), self._autocast():
             prosody = self.model.predict_prosody(tokens, style, speed)
             audio = self.model.render(tokens, style, prosody).float().cpu().numpy()
         return trim_silence(audio, SAMPLE_RATE), prosody
+
+    def _autocast(self) -> torch.autocast:
+        """fp16 matmuls/convs on CUDA when configured; a no-op on CPU."""
+        on_cuda = self.model.device.type == "cuda"
+        return torch.autocast("cuda", dtype=torch.float16, enabled=on_cuda and self.settings.engine.fp16)
 
     def _check_text(self, text: str) -> None:
         if not isinstance(text, str) or not text.strip():

@@ -69,6 +69,7 @@ def test_speed_changes_length(engine):
         ({"text": "Hi.", "speed": 3.0}, "speed must be between"),
         ({"text": "Hi.", "lang": "fr"}, "unknown language 'fr'"),
         ({"text": "🙂🙂🙂"}, "nothing that can be spoken"),
+        ({"text": "Hi.", "max_tokens": 5}, "max tokens per segment must be 16-510"),
     ],
 )
 def test_bad_input_is_named(engine, kwargs, message):

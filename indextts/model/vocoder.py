@@ -46,6 +46,7 @@ class HarmonicSource(nn.Module):
 
     def forward(self, f0: torch.Tensor) -> torch.Tensor:
         """f0 (B, P) at one point per ``upsample_scale`` samples -> source (B, P * scale)."""
+        f0 = f0.float()  # the running phase needs float32 even under fp16 autocast
         # Phase advance per sample of each harmonic, accumulated at the low rate,
         # then interpolated: cheap, and smooth across the upsampling.
         cycles = torch.remainder(f0[:, :, None] * self.multiples / SAMPLE_RATE, 1.0)
