@@ -206,6 +206,7 @@ def main() -> None:
         worker_main(a.worker)
         return
     VERBOSE = a.verbose
+    load_at_start = os.getloadavg()[0]
 
     workers = {}
     for name in a.systems:  # load one after the other so load times do not compete
@@ -233,8 +234,9 @@ def main() -> None:
 
     rows = []
     print(f"\nvoice {a.voice}, {THREADS} threads, median of {a.runs} runs, tokens from the {token_source} frontend\n")
-    print("| text | tokens (segments) | system | audio s | compute s | RTF | engine/onnx time |")
-    print("|---|---:|---|---:|---:|---:|---:|")
+    print(f"load average at start: {load_at_start:.2f}, at end {os.getloadavg()[0]:.2f} (anything else running skews these numbers)\n")
+    print("| text | tokens (segments) | system | audio s | median s | min s | RTF (median) | engine/onnx median |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
     for k in a.texts:
         ntok = sum(len(s) for s in segs[k])
         onnx_t = statistics.median(times[(k, "onnx/model")]) if "onnx" in workers else None
@@ -245,7 +247,8 @@ def main() -> None:
             row = {"text": k, "tokens": ntok, "segments": len(segs[k]), "system": key, "audio_s": audio[(k, key)],
                    "median_s": t, "runs_s": times[(k, key)], "rtf": t / audio[(k, key)], "ratio_vs_onnx": ratio}
             rows.append(row)
-            print(f"| {k} | {ntok} ({len(segs[k])}) | {key} | {row['audio_s']:.2f} | {t:.3f} | {row['rtf']:.3f} | "
+            print(f"| {k} | {ntok} ({len(segs[k])}) | {key} | {row['audio_s']:.2f} | {t:.3f} | "
+                  f"{min(times[(k, key)]):.3f} | {row['rtf']:.3f} | "
                   f"{'' if ratio is None else f'{ratio:.2f}x'} |")
     print("\n| system | startup s (process+imports+load) | imports s | load s | warm-up s | peak RSS MB (after load / end) |")
     print("|---|---:|---:|---:|---:|---:|")
@@ -258,7 +261,7 @@ def main() -> None:
     path = a.out / "speed.json"
     meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": " ".join(sys.argv),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores", "threads": THREADS, "runs": a.runs,
-            "voice": a.voice, "token_source": token_source}
+            "voice": a.voice, "token_source": token_source, "loadavg_start": load_at_start}
     path.write_text(json.dumps({"meta": meta, "rows": rows, "segments": segs,
                                 "systems": {n: {**w.hello, "rss_end_mb": final[n]} for n, w in workers.items()}},
                                indent=1), encoding="utf-8")
