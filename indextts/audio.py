@@ -1,4 +1,4 @@
-"""Audio output helpers: edge trimming, peak safety and atomic file writes."""
+"""Audio output helpers: speech bounds, peak safety and atomic file writes."""
 
 from __future__ import annotations
 
@@ -21,14 +21,15 @@ FORMATS = {
 PEAK_CEILING = 0.97  # headroom below full scale so encoders never clip
 
 
-def trim_silence(audio: np.ndarray, sample_rate: int, floor_db: float = -45.0, margin_s: float = 0.04) -> np.ndarray:
-    """Cut leading/trailing samples quieter than ``floor_db`` relative to the peak, keeping a margin."""
+def speech_bounds(audio: np.ndarray, sample_rate: int, floor_db: float = -45.0, margin_s: float = 0.04) -> tuple[int, int]:
+    """[start, end) of the audio without leading/trailing samples quieter than ``floor_db``
+    relative to the peak, keeping a margin. Silent audio gives an empty range."""
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     if peak == 0.0:
-        return audio[:0]
+        return 0, 0
     loud = np.flatnonzero(np.abs(audio) >= peak * 10 ** (floor_db / 20))
     margin = int(margin_s * sample_rate)
-    return audio[max(0, loud[0] - margin) : loud[-1] + margin + 1]
+    return max(0, int(loud[0]) - margin), min(len(audio), int(loud[-1]) + margin + 1)
 
 
 def limit_peak(audio: np.ndarray) -> np.ndarray:

@@ -11,11 +11,12 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import torch
 
-from .audio import limit_peak, trim_silence
+from .audio import limit_peak, speech_bounds
 from .config import Settings
 from .errors import InputError
 from .model import MAX_TOKENS, SAMPLE_RATE, KokoroModel, Prosody, load_model
@@ -36,8 +37,14 @@ class SegmentResult:
     lang: str
     phonemes: str
     tokens: tuple[int, ...]
-    duration_s: float  # audio kept for this segment, after edge trimming
+    audio: np.ndarray  # this segment's speech, edge silence trimmed, not yet peak-limited
+    trim_start_s: float  # leading silence cut from the model's output: aligns the prosody curves
     prosody: Prosody  # the model's durations, F0 and energy for this segment
+    compute_s: float
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.audio) / SAMPLE_RATE
 
 
 @dataclass(frozen=True)
@@ -117,32 +124,53 @@ class Engine:
         max_tokens: int | None = None,
         pause_s: float | None = None,
     ) -> SynthesisResult:
+        """The whole text as one clip: the segments of ``stream`` joined by ``join``."""
+        pause_s = self._check_pause(pause_s)
+        started = time.perf_counter()
+        segments = list(self.stream(text, voice, speed, lang, max_tokens))
+        return self.join(segments, pause_s, time.perf_counter() - started)
+
+    def stream(
+        self,
+        text: str,
+        voice: str | None = None,
+        speed: float = 1.0,
+        lang: str = "auto",
+        max_tokens: int | None = None,
+    ) -> Iterator[SegmentResult]:
+        """Validate everything now, then yield each segment's audio as soon as it is made."""
         voice = voice or self.settings.engine.default_voice
         self.voices.style(voice, 1)  # fail on an unknown voice before any work
         if not SPEED_RANGE[0] <= speed <= SPEED_RANGE[1]:
             raise InputError(f"speed must be between {SPEED_RANGE[0]} and {SPEED_RANGE[1]}, got {speed}")
-        pause_s = self.settings.engine.segment_pause_s if pause_s is None else pause_s
-        if not 0.0 <= pause_s <= 5.0:
-            raise InputError(f"pause between segments must be 0-5 s, got {pause_s}")
-        started = time.perf_counter()
-        parts, results = [], []
-        for segment in self.segments(text, lang, max_tokens):
-            audio, prosody = self._speak(segment, voice, speed)
-            results.append(SegmentResult(segment.text, segment.lang, segment.phonemes, segment.tokens,
-                                         len(audio) / SAMPLE_RATE, prosody))
-            parts.append(audio)
-        gap = np.zeros(int(pause_s * SAMPLE_RATE), dtype=np.float32)
-        joined = np.concatenate([piece for part in parts for piece in (part, gap)][:-1])
-        return SynthesisResult(limit_peak(joined).astype(np.float32), SAMPLE_RATE, results,
-                               time.perf_counter() - started)
+        segments = self.segments(text, lang, max_tokens)
+        return (self._speak(segment, voice, speed) for segment in segments)
 
-    def _speak(self, segment: Segment, voice: str, speed: float) -> tuple[np.ndarray, Prosody]:
+    def join(self, segments: list[SegmentResult], pause_s: float | None = None,
+             compute_s: float | None = None) -> SynthesisResult:
+        """Concatenate segments with ``pause_s`` of silence between them; limit the peak of the whole."""
+        pause_s = self._check_pause(pause_s)
+        gap = np.zeros(int(pause_s * SAMPLE_RATE), dtype=np.float32)
+        joined = np.concatenate([piece for seg in segments for piece in (seg.audio, gap)][:-1])
+        compute_s = sum(seg.compute_s for seg in segments) if compute_s is None else compute_s
+        return SynthesisResult(limit_peak(joined).astype(np.float32), SAMPLE_RATE, segments, compute_s)
+
+    def _speak(self, segment: Segment, voice: str, speed: float) -> SegmentResult:
+        started = time.perf_counter()
         style = self.voices.style(voice, len(segment.tokens)).to(self.model.device)
         tokens = torch.tensor([[0, *segment.tokens, 0]], dtype=torch.long, device=self.model.device)
         with self._lock, torch.inference_mode(), self._autocast():
             prosody = self.model.predict_prosody(tokens, style, speed)
             audio = self.model.render(tokens, style, prosody).float().cpu().numpy()
-        return trim_silence(audio, SAMPLE_RATE), prosody
+        start, end = speech_bounds(audio, SAMPLE_RATE)
+        return SegmentResult(segment.text, segment.lang, segment.phonemes, segment.tokens, audio[start:end],
+                             start / SAMPLE_RATE, prosody, time.perf_counter() - started)
+
+    def _check_pause(self, pause_s: float | None) -> float:
+        pause_s = self.settings.engine.segment_pause_s if pause_s is None else pause_s
+        if not 0.0 <= pause_s <= 5.0:
+            raise InputError(f"pause between segments must be 0-5 s, got {pause_s}")
+        return pause_s
 
     def _autocast(self) -> torch.autocast:
         """fp16 matmuls/convs on CUDA when configured; a no-op on CPU."""

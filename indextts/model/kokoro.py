@@ -21,7 +21,7 @@ from torch import nn
 
 from .albert import Albert, AlbertConfig
 from .prosody import ProsodyPredictor, TextEncoder, expand_to_frames, frames_per_token
-from .vocoder import SAMPLE_RATE, Decoder, VocoderConfig
+from .vocoder import Decoder, VocoderConfig
 
 SAMPLES_PER_FRAME = 600  # 25 ms at 24 kHz
 MAX_TOKENS = 510  # positions 512 minus the two boundary tokens

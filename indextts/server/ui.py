@@ -1,0 +1,422 @@
+"""The Gradio page: text in, speech out, with segment preview, pitch plot and session history.
+
+``build_ui(holder, settings, store)`` returns the Blocks (queued); app.py mounts it at "/".
+The page never touches the model: it calls the engine held by ``EngineHolder`` and saves every
+generation through ``OutputStore``. All visible strings come from ``i18n.py`` (English and
+Chinese); the language follows the browser and can be switched on the page.
+
+Public API (gradio_client): "/synthesize" (the Generate button), "/preview_segments",
+"/voices". Everything else (language switch, loading poll, live preview, replay) is private.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+from ..audio import write_audio
+from ..config import Settings
+from ..engine import LANGS, SPEED_RANGE, SynthesisResult
+from ..errors import IndexTTSError
+from ..text.vocab import MAX_MODEL_TOKENS
+from .engine_holder import EngineHolder, EngineNotReady
+from .i18n import DEFAULT_UI_LANG, TABLES, normalize_lang, t
+from .outputs import OutputStore
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "Kokoro-82M"
+DOWNLOAD_FORMATS = ("wav", "mp3", "flac")
+HISTORY_LIMIT = 50          # rows kept in a session's history table
+PITCH_MAX_POINTS = 4000     # the pitch plot is decimated beyond this
+F0_STEP_S = 0.0125          # the model predicts two F0 points per 25 ms frame
+PLOT_MIN_HZ = 40.0          # lower F0 is not voice pitch: the vocoder's unvoiced (<10 Hz) and ramps into it
+POLL_S = 1.0                # how often a loading page asks whether the model is ready
+
+EXAMPLES = [
+    ["Hello! The meeting moved to 3:30 pm on March 5th. Please bring the quarterly report."],
+    ["今天天气很好，我们下午三点在公园门口见面吧。记得带上雨伞，晚上可能会下雨。"],
+    ["我昨天用 iPhone 给 Alice 打了电话。She said the project is almost done, 下周一就能上线。"],
+]
+
+# navigator.language -> "en" | "zh", run in the browser when the page opens.
+DETECT_LANG_JS = """() => {
+  const tag = ((navigator.languages && navigator.languages[0]) || navigator.language || 'en').toLowerCase();
+  return tag.startsWith('zh') ? 'zh' : 'en';
+}"""
+
+
+def _char_count_js(limit: int) -> str:
+    """Live character count, computed in the browser (no server round trip per key press)."""
+    templates = {lang: {k: table[k] for k in ("chars", "chars_over")} for lang, table in TABLES.items()}
+    return f"""(text, lang) => {{
+  const all = {json.dumps(templates, ensure_ascii=False)};
+  const table = all[lang] || all['{DEFAULT_UI_LANG}'];
+  const n = [...(text || '')].length, limit = {limit};
+  return (n > limit ? table.chars_over : table.chars).replace('{{n}}', n).replace('{{limit}}', limit);
+}}"""
+
+
+@dataclass
+class Stats:
+    """What the status line says about this session's last generation."""
+
+    audio_s: float | None = None
+    compute_s: float | None = None
+
+    @property
+    def rtf(self) -> float | None:
+        return self.compute_s / self.audio_s if self.audio_s and self.compute_s is not None else None
+
+
+@dataclass
+class HistoryItem:
+    time: str
+    voice: str
+    text: str
+    duration_s: float
+    rtf: float
+    wav_path: str
+    pitch: pd.DataFrame = field(repr=False)
+
+
+class _Page:
+    """The handlers behind the page; one instance per app, shared by all sessions (no session data)."""
+
+    def __init__(self, holder: EngineHolder, settings: Settings, store: OutputStore) -> None:
+        self.holder = holder
+        self.settings = settings
+        self.store = store
+
+    # -- status and loading ----------------------------------------------------------------
+    def status_line(self, lang: str, stats: Stats | None) -> str:
+        state = self.holder.state
+        if state == "loading":
+            return t(lang, "status_loading")
+        if state == "failed":
+            return t(lang, "status_failed", error=self.holder.error)
+        line = t(lang, "status_ready", device=self.holder.engine.device, model=MODEL_NAME)
+        if stats and stats.rtf is not None:
+            line += t(lang, "status_rtf", audio=stats.audio_s, compute=stats.compute_s, rtf=stats.rtf)
+        return line
+
+    def voice_update(self, current: str | None) -> dict:
+        if self.holder.state != "ready":
+            return gr.update()
+        names = self.holder.engine.voices.names
+        value = current if current in names else self.settings.engine.default_voice
+        return gr.update(choices=names, value=value)
+
+    def poll(self, lang: str, text: str, text_lang: str, max_tokens: float, voice: str, stats: Stats):
+        """Status, Generate enabled?, voices, keep polling?, segment preview."""
+        state = self.holder.state
+        return (
+            self.status_line(lang, stats),
+            gr.update(interactive=state == "ready"),
+            self.voice_update(voice),
+            gr.update(active=state == "loading"),
+            self.preview_table(text, text_lang, max_tokens, lang),
+        )
+
+    # -- segments --------------------------------------------------------------------------
+    def preview_rows(self, text: str, lang: str = "auto", max_tokens: int | None = None) -> list[dict]:
+        """The API's preview: raises the engine's message (empty text, over the limit...)."""
+        engine = self.holder.engine
+        budget = self.settings.engine.max_tokens_per_segment if max_tokens is None else int(max_tokens)
+        return [{"index": i + 1, "lang": s.lang, "text": s.text, "tokens": len(s.tokens)}
+                for i, s in enumerate(engine.segments(text, lang, budget))]
+
+    def preview_table(self, text: str, text_lang: str, max_tokens: float, ui_lang: str) -> pd.DataFrame:
+        """The page's live preview: never raises; says why there is nothing to show."""
+        columns = [t(ui_lang, k) for k in ("col_index", "col_lang", "col_text", "col_tokens")]
+        if self.holder.state == "loading":
+            return pd.DataFrame([["", "", t(ui_lang, "seg_loading"), ""]], columns=columns)
+        if self.holder.state == "failed":
+            return pd.DataFrame([["", "", self.status_line(ui_lang, None), ""]], columns=columns)
+        if not (text or "").strip():
+            return pd.DataFrame([["", "", t(ui_lang, "seg_empty"), ""]], columns=columns)
+        try:
+            rows = self.preview_rows(text, text_lang, int(max_tokens))
+        except IndexTTSError as exc:
+            return pd.DataFrame([["", "", str(exc), ""]], columns=columns)
+        return pd.DataFrame([[r["index"], r["lang"], r["text"], r["tokens"]] for r in rows], columns=columns)
+
+    # -- generation ------------------------------------------------------------------------
+    def synthesize(self, text, voice, speed, lang, max_tokens, pause_s, fmt, ui_lang, history, stats,
+                   progress=gr.Progress()):
+        """Speak the text through ``engine.stream`` so progress moves and Stop (``cancels=``) takes
+        effect between segments; ``engine.join`` makes the same clip one ``synthesize`` call would."""
+        ui_lang = normalize_lang(ui_lang)
+        if self.holder.state == "loading":
+            raise gr.Error(t(ui_lang, "err_loading"))
+        try:
+            engine = self.holder.engine
+            max_tokens = int(max_tokens)
+            count = len(engine.segments(text, lang, max_tokens))
+            started, pieces = time.perf_counter(), []
+            for piece in engine.stream(text, voice=voice, speed=float(speed), lang=lang, max_tokens=max_tokens):
+                pieces.append(piece)
+                progress((len(pieces), count), desc=t(ui_lang, "progress_segment", i=len(pieces), n=count))
+                yield _SKIP  # a point where Stop (cancels=) ends the event
+            joined = engine.join(pieces, float(pause_s), time.perf_counter() - started)
+            request = {"text": text, "voice": voice, "speed": float(speed), "lang": lang,
+                       "max_tokens": max_tokens, "pause_s": float(pause_s), "source": "ui"}
+            saved = self.store.save(joined, request, "wav")
+            download = self.export(str(saved.audio_path), fmt)
+        except IndexTTSError as exc:  # InputError, EngineNotReady: the message is for the user
+            raise gr.Error(str(exc)) from None
+        except gr.Error:
+            raise
+        except Exception as exc:  # never a stack trace on the page; the log has it
+            log.exception("generation failed")
+            raise gr.Error(t(ui_lang, "err_internal", error=type(exc).__name__)) from None
+        pitch = pitch_frame(joined, float(pause_s))
+        item = HistoryItem(time.strftime("%H:%M:%S"), voice, text, round(joined.duration_s, 2),
+                           round(joined.rtf, 3), str(saved.audio_path), pitch)
+        history = ([item] + list(history or []))[:HISTORY_LIMIT]
+        stats = Stats(joined.duration_s, joined.compute_s)
+        yield (str(saved.audio_path), download, self.pitch_update(pitch, ui_lang), history,
+               history_table(history, ui_lang), [h.wav_path for h in history], stats,
+               self.status_line(ui_lang, stats))
+
+    def export(self, wav_path: str | None, fmt: str) -> str | None:
+        """The current output in the chosen download format, written beside it (same name)."""
+        if not wav_path:
+            return None
+        fmt = fmt if fmt in DOWNLOAD_FORMATS else "wav"
+        source = Path(wav_path)
+        target = source.with_suffix("." + fmt)
+        if not target.exists():
+            audio, sample_rate = sf.read(source, dtype="float32")
+            write_audio(target, audio, sample_rate)
+        return str(target)
+
+    def convert(self, fmt: str, current: str | None):
+        if not current or not Path(current).exists():
+            return None
+        return self.export(current, fmt)
+
+    def replay(self, history: list[HistoryItem], fmt: str, ui_lang: str, evt: gr.SelectData):
+        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        if not history or not 0 <= row < len(history):
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        item = history[row]
+        if not Path(item.wav_path).exists():  # removed by retention
+            raise gr.Error(f"{item.wav_path} no longer exists (outputs retention)")
+        return item.wav_path, self.export(item.wav_path, fmt), self.pitch_update(item.pitch, ui_lang), item.wav_path
+
+    @staticmethod
+    def pitch_update(pitch: pd.DataFrame, ui_lang: str) -> dict:
+        return gr.update(value=pitch, x_title=t(ui_lang, "pitch_time"), y_title=t(ui_lang, "pitch_hz"))
+
+
+_SKIP = tuple(gr.skip() for _ in range(8))  # one per output of /synthesize
+
+
+def pitch_frame(result: SynthesisResult, pause_s: float) -> pd.DataFrame:
+    """F0 of every segment on the output's time axis. Points below PLOT_MIN_HZ (unvoiced, and the
+    onset/offset ramps into it) are gaps (NaN), as is the pause between segments. Each segment's
+    curve starts at the model's output start, so the trimmed lead-in is skipped."""
+    times, values, offset = [], [], 0.0
+    for segment in result.segments:
+        f0 = segment.prosody.f0.detach().float().cpu().numpy().reshape(-1)
+        start = min(len(f0), int(round(segment.trim_start_s / F0_STEP_S)))
+        stop = min(len(f0), start + int(segment.duration_s / F0_STEP_S))
+        f0 = f0[start:stop]
+        times.append(offset + np.arange(len(f0) + 1) * F0_STEP_S)
+        values.append(np.append(np.where(f0 >= PLOT_MIN_HZ, f0, np.nan), np.nan))  # NaN: break the line
+        offset += segment.duration_s + pause_s
+    if not times:
+        return pd.DataFrame({"time_s": [], "f0_hz": []})
+    x, y = np.concatenate(times), np.concatenate(values)
+    step = max(1, len(x) // PITCH_MAX_POINTS)
+    return pd.DataFrame({"time_s": np.round(x[::step], 3), "f0_hz": np.round(y[::step], 1)})
+
+
+def history_table(history: list[HistoryItem], ui_lang: str) -> pd.DataFrame:
+    columns = [t(ui_lang, k) for k in ("col_time", "col_voice", "col_duration", "col_rtf", "col_text")]
+    rows = [[h.time, h.voice, h.duration_s, h.rtf, h.text if len(h.text) <= 60 else h.text[:57] + "…"]
+            for h in history or []]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore) -> gr.Blocks:
+    page = _Page(holder, settings, store)
+    cfg = settings.engine
+    lang0 = DEFAULT_UI_LANG
+    tr: list[tuple[Any, Callable[[str], dict]]] = []  # (component, language -> its localized update)
+
+    def label(component, key: str, info: str | None = None, placeholder: str | None = None):
+        def update(lang: str) -> dict:
+            extra = {}
+            if info:
+                extra["info"] = t(lang, info)
+            if placeholder:
+                extra["placeholder"] = t(lang, placeholder)
+            return gr.update(label=t(lang, key), **extra)
+        tr.append((component, update))
+        return component
+
+    def markdown(key: str, **kwargs) -> gr.Markdown:
+        component = gr.Markdown(t(lang0, key), **kwargs)
+        tr.append((component, lambda lang: gr.update(value=t(lang, key))))
+        return component
+
+    def text_lang_choices(lang: str) -> list[tuple[str, str]]:
+        return [(t(lang, f"lang_{code}"), code) for code in LANGS]
+
+    with gr.Blocks(title="IndexTTS WebUI") as demo:
+        with gr.Row(equal_height=True):
+            with gr.Column(scale=4):
+                markdown("title")
+                markdown("subtitle")
+            ui_lang = gr.Radio([("English", "en"), ("中文", "zh")], value=lang0, label=t(lang0, "ui_lang"),
+                               scale=1, min_width=180, elem_id="ui-lang")
+            label(ui_lang, "ui_lang")
+        status = gr.Markdown(t(lang0, "status_loading"), label="status", elem_id="status-line")
+        timer = gr.Timer(POLL_S, active=False)
+        stats = gr.State(Stats())
+        history = gr.State([])
+        current = gr.State(None)  # the wav path on show (last generation or a replayed one)
+
+        with gr.Row():
+            # ---------------------------------------------------------------- input column
+            with gr.Column(scale=3):
+                text = label(gr.Textbox(label=t(lang0, "text"), placeholder=t(lang0, "text_placeholder"),
+                                        lines=6, max_lines=20, elem_id="text-input"),
+                             "text", placeholder="text_placeholder")
+                char_count = gr.Markdown(t(lang0, "chars", n=0, limit=cfg.max_chars), elem_id="char-count")
+                with gr.Row():
+                    # The names are known once the engine has loaded (each page asks then); any name is
+                    # accepted here and the engine answers "unknown voice ..." for a wrong one.
+                    voice = label(gr.Dropdown([cfg.default_voice], value=cfg.default_voice,
+                                              allow_custom_value=True, label=t(lang0, "voice"),
+                                              info=t(lang0, "voice_info"), elem_id="voice"),
+                                  "voice", info="voice_info")
+                    text_lang = gr.Radio(text_lang_choices(lang0), value="auto", label=t(lang0, "lang"),
+                                         info=t(lang0, "lang_info"), elem_id="text-lang")
+                    tr.append((text_lang, lambda lang: gr.update(label=t(lang, "lang"), info=t(lang, "lang_info"),
+                                                                 choices=text_lang_choices(lang))))
+                speed = label(gr.Slider(SPEED_RANGE[0], SPEED_RANGE[1], value=1.0, step=0.05,
+                                        label=t(lang0, "speed")), "speed")
+                # Voice cloning (reference upload / microphone) and emotion controls go here when the
+                # engine supports them: add them as inputs of `synthesize` below (later issues).
+                seg_accordion = gr.Accordion(t(lang0, "seg_accordion"), open=True)
+                label(seg_accordion, "seg_accordion")
+                with seg_accordion:
+                    max_tokens = label(gr.Slider(16, MAX_MODEL_TOKENS, value=cfg.max_tokens_per_segment, step=1,
+                                                 label=t(lang0, "max_tokens"), info=t(lang0, "max_tokens_info")),
+                                       "max_tokens", info="max_tokens_info")
+                    seg_table = label(gr.Dataframe(page.preview_table("", "auto", cfg.max_tokens_per_segment, lang0),
+                                                   label=t(lang0, "seg_table"), interactive=False, wrap=True,
+                                                   max_height=300, elem_id="segments"), "seg_table")
+                adv_accordion = gr.Accordion(t(lang0, "adv_accordion"), open=False)
+                label(adv_accordion, "adv_accordion")
+                with adv_accordion:
+                    pause = label(gr.Slider(0.0, 2.0, value=min(cfg.segment_pause_s, 2.0), step=0.05,
+                                            label=t(lang0, "pause")), "pause")
+                    markdown("no_seed")
+                with gr.Row():
+                    generate = gr.Button(t(lang0, "generate"), variant="primary", interactive=False,
+                                         elem_id="generate")
+                    stop = gr.Button(t(lang0, "stop"), variant="stop", elem_id="stop")
+                    tr.append((generate, lambda lang: gr.update(value=t(lang, "generate"))))
+                    tr.append((stop, lambda lang: gr.update(value=t(lang, "stop"))))
+                examples = gr.Examples(EXAMPLES, inputs=[text], label=t(lang0, "examples"))
+                label(examples.dataset, "examples")
+            # ---------------------------------------------------------------- output column
+            with gr.Column(scale=2):
+                audio = label(gr.Audio(label=t(lang0, "audio"), type="filepath", interactive=False,
+                                       elem_id="output-audio"), "audio")
+                with gr.Row():
+                    fmt = label(gr.Radio(list(DOWNLOAD_FORMATS), value="wav", label=t(lang0, "fmt"), scale=1,
+                                         elem_id="download-format"),
+                                "fmt")
+                    download = label(gr.File(label=t(lang0, "download"), interactive=False, scale=2,
+                                             elem_id="download"), "download")
+                pitch = gr.LinePlot(pd.DataFrame({"time_s": [], "f0_hz": []}), x="time_s", y="f0_hz",
+                                    label=t(lang0, "pitch"), x_title=t(lang0, "pitch_time"),
+                                    y_title=t(lang0, "pitch_hz"), height=220, elem_id="pitch")
+                tr.append((pitch, lambda lang: gr.update(label=t(lang, "pitch"), x_title=t(lang, "pitch_time"),
+                                                         y_title=t(lang, "pitch_hz"))))
+                history_accordion = gr.Accordion(t(lang0, "history"), open=True)
+                label(history_accordion, "history")
+                with history_accordion:
+                    markdown("history_hint")
+                    history_df = gr.Dataframe(history_table([], lang0), interactive=False, wrap=True,
+                                              max_height=300, label="history", show_label=False,
+                                              elem_id="history")
+                    history_files = label(gr.File(label=t(lang0, "history_files"), file_count="multiple",
+                                                  interactive=False), "history_files")
+
+        # ---------------------------------------------------------------- events
+        labelled = [component for component, _ in tr]
+        poll_inputs = [ui_lang, text, text_lang, max_tokens, voice, stats]
+        poll_outputs = [status, generate, voice, timer, seg_table]
+
+        def localize(lang, text_value, text_lang_value, max_tokens_value, voice_value, stats_value, history_value):
+            lang = normalize_lang(lang)
+            updates: dict[Any, dict] = {component: update(lang) for component, update in tr}
+            polled = page.poll(lang, text_value, text_lang_value, max_tokens_value, voice_value, stats_value)
+            for component, value in zip(poll_outputs, polled):
+                value = value if isinstance(value, dict) else gr.update(value=value)
+                updates[component] = {**updates.get(component, {}), **value}
+            updates[history_df] = gr.update(value=history_table(history_value, lang))
+            return updates
+
+        localize_outputs = list(dict.fromkeys([*labelled, *poll_outputs, history_df]))
+        # The page opens: the browser's language first (JS), then every label, status and preview.
+        demo.load(None, js=DETECT_LANG_JS, outputs=[ui_lang], api_visibility="private").then(
+            localize, [*poll_inputs, history], localize_outputs, api_visibility="private",
+            show_progress="hidden", concurrency_limit=None)
+        ui_lang.input(localize, [*poll_inputs, history], localize_outputs, api_visibility="private",
+                      show_progress="hidden", concurrency_limit=None)
+        timer.tick(page.poll, poll_inputs, poll_outputs, api_visibility="private", show_progress="hidden",
+                   concurrency_limit=None)
+        gr.on([text.change, ui_lang.change], None, [text, ui_lang], [char_count],
+              js=_char_count_js(cfg.max_chars), api_visibility="private")
+        gr.on([text.change, text_lang.change, max_tokens.change], page.preview_table,
+              [text, text_lang, max_tokens, ui_lang], [seg_table], trigger_mode="always_last",
+              show_progress="hidden", api_visibility="private")
+
+        gen_event = generate.click(
+            page.synthesize, [text, voice, speed, text_lang, max_tokens, pause, fmt, ui_lang, history, stats],
+            [audio, download, pitch, history, history_df, history_files, stats, status],
+            api_name="synthesize", show_progress_on=[audio],
+            api_description="Speak the text; returns the wav file, the download in `fmt`, the pitch plot, "
+            "the history table, the session's files and the status line.")
+        gen_event.success(lambda h: h[0].wav_path if h else None, [history], [current],
+                          api_visibility="private", queue=False)
+        stop.click(None, cancels=[gen_event], api_visibility="private")
+        fmt.change(page.convert, [fmt, current], [download], api_visibility="private")
+        history_df.select(page.replay, [history, fmt, ui_lang], [audio, download, pitch, current],
+                          api_visibility="private")
+
+        def preview_segments(text: str, lang: str = "auto", max_tokens: int = cfg.max_tokens_per_segment) -> list:
+            """Split text as Generate would: [{index, lang, text, tokens}, ...]."""
+            try:
+                return page.preview_rows(text, lang, max_tokens)
+            except IndexTTSError as exc:
+                raise gr.Error(str(exc)) from None
+
+        def voices() -> list:
+            """The stock voice names."""
+            try:
+                return holder.engine.voices.names
+            except EngineNotReady as exc:
+                raise gr.Error(str(exc)) from None
+
+        gr.api(preview_segments, api_name="preview_segments")
+        gr.api(voices, api_name="voices", concurrency_limit=None)
+
+    return demo.queue(default_concurrency_limit=settings.server.concurrency_limit,
+                      max_size=settings.server.max_queue)
