@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -47,6 +47,11 @@ class ServerSettings(_Section):
 
     @model_validator(mode="after")
     def _lan_needs_auth(self) -> "ServerSettings":
+        if bool(self.auth_user) != bool(self.auth_password and self.auth_password.get_secret_value()):
+            raise ValueError(
+                "auth needs both server.auth_user and server.auth_password (or INDEXTTS_SERVER__AUTH_USER / "
+                "INDEXTTS_SERVER__AUTH_PASSWORD); only one of them is set"
+            )
         if self.listen and not self.allow_no_auth and not (self.auth_user and self.auth_password):
             raise ValueError(
                 "listening on the LAN requires auth: set server.auth_user and server.auth_password "
@@ -71,11 +76,49 @@ class PathSettings(_Section):
     voices: Path = Path("voices")
 
 
+MAX_LINK_TTL_S = 7 * 24 * 3600  # SigV4 presigned URLs live at most 7 days
+
+
+class WeightsSettings(_Section):
+    """Download links (S3 presigned) and how the launcher fetches them with curl."""
+
+    link_ttl_s: int = Field(MAX_LINK_TTL_S, ge=1, le=MAX_LINK_TTL_S)  # lifetime of minted links
+    renew_margin_s: int = Field(86400, ge=0, le=MAX_LINK_TTL_S)  # renew links expiring sooner than this
+    prefer_url: bool = False  # refresh switches published entries to source "url" (download, not build)
+    docs_with_links: list[str] = ["docs/DOWNLOADS.md"]  # files whose link markers refresh rewrites
+    endpoint_url: str | None = None  # S3 endpoint (None: the manifest's, else AWS_ENDPOINT_URL, else AWS)
+    region: str | None = None
+    curl_retries: int = Field(5, ge=0, le=100)
+    curl_retry_delay_s: int = Field(0, ge=0, le=600)  # 0: curl's exponential backoff (1, 2, 4 ... s)
+    curl_retry_max_time_s: int = Field(120, ge=1, le=86400)
+    curl_connect_timeout_s: int = Field(15, ge=1, le=600)
+    curl_max_time_s: int = Field(3600, ge=1, le=7 * 86400)  # one curl run, whole transfer
+    resume_attempts: int = Field(5, ge=0, le=100)  # reruns with -C - after a dropped connection
+
+    @field_validator("docs_with_links", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from the environment: "a.md,b.md" ("" = none)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value if value is not None else []
+
+
+class LauncherSettings(_Section):
+    """What start_app.sh needs: how long to wait for /readyz, how to stop, what to keep."""
+
+    ready_timeout_s: float = Field(180.0, gt=0, le=3600)  # model load + warm-up must finish within this
+    stop_timeout_s: float = Field(15.0, gt=0, le=600)  # SIGTERM, then SIGKILL after this long
+    keep_logs: int = Field(10, ge=1, le=10_000)  # logs/app-<timestamp>.log files kept (newest)
+    pid_file: Path = Path("logs/app.pid")  # relative to the config file's folder
+
+
 class Settings(_Section):
     engine: EngineSettings = EngineSettings()
     server: ServerSettings = ServerSettings()
     outputs: OutputSettings = OutputSettings()
     paths: PathSettings = PathSettings()
+    launcher: LauncherSettings = LauncherSettings()
+    weights: WeightsSettings = WeightsSettings()
 
     @classmethod
     def load(
@@ -99,7 +142,9 @@ class Settings(_Section):
 
     def _resolved(self, base: Path) -> "Settings":
         paths = {name: (value if value.is_absolute() else base / value) for name, value in self.paths}
-        return self.model_copy(update={"paths": PathSettings(**paths)})
+        pid_file = self.launcher.pid_file if self.launcher.pid_file.is_absolute() else base / self.launcher.pid_file
+        return self.model_copy(update={"paths": PathSettings(**paths),
+                                       "launcher": self.launcher.model_copy(update={"pid_file": pid_file})})
 
 
 def _read_yaml(path: Path, explicit: bool) -> dict[str, Any]:

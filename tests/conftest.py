@@ -40,3 +40,77 @@ def asr():
         return normalize_en(text) if lang == "en" else normalize_zh(text)
 
     return transcribe, normalize
+
+
+# ---------------------------------------------------------------- server fixtures
+# The app under test is the real `python app.py` process (one per session), plus
+# in-process apps (create_app + fake engines) for states a real model cannot be
+# held in on demand: still loading, queue full, auth, retention. (Imports kept here so the
+# fixtures above stay as they were.)
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import types
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_ready(base_url: str, proc: subprocess.Popen, log_path: Path, timeout_s: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-40:])
+    state = f"exited with {proc.returncode}" if proc.poll() is not None else f"not ready after {timeout_s:.0f} s"
+    raise RuntimeError(f"app.py {state}; log tail:\n{tail}")
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """`python app.py` on a free port (own outputs dir, the repo's weights); yields an object with
+    .url, .outputs, .log and .proc. Ready (/readyz 200) before the first test uses it."""
+    tmp = tmp_path_factory.mktemp("live_server")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INDEXTTS_")}
+    env.update(INDEXTTS_PATHS__OUTPUTS=str(tmp / "outputs"), INDEXTTS_PATHS__CACHE_HUB=str(ROOT / "cache_hub"),
+               INDEXTTS_PATHS__LOGS=str(tmp / "logs"), INDEXTTS_PATHS__VOICES=str(tmp / "voices"),
+               PYTHONUNBUFFERED="1")
+    command = [sys.executable, "app.py", "--port", str(port), "--device", "cpu", "--threads", "2"]
+    log_path = tmp / "app.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base_url, proc, log_path, timeout_s=120)
+        yield types.SimpleNamespace(url=base_url, outputs=tmp / "outputs", log=log_path, proc=proc, port=port)
+    finally:
+        stop_process(proc)
+    tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
+    assert proc.returncode == 0, (
+        f"app.py did not stop cleanly on SIGTERM (exit {proc.returncode}); log tail:\n{tail}")

@@ -1,0 +1,360 @@
+"""HTTP API: probes, metrics and an OpenAI-compatible speech endpoint.
+
+Routes (all JSON errors use OpenAI's shape {"error": {"message", "type", "param", "code"}}):
+
+- ``GET  /healthz``          the process is alive (always 200)
+- ``GET  /readyz``           200 once the model is loaded and warm, else 503
+- ``GET  /metrics``          Prometheus text
+- ``POST /v1/audio/speech``  text -> audio (OpenAI's request body, plus ``lang``)
+- ``GET  /v1/voices``        the voices and the OpenAI voice-name table
+- ``GET  /v1/models``        the accepted model names (all one engine)
+
+Model calls are blocking CPU/GPU work: they run in worker threads, never on the
+event loop, behind an admission gate (``server.concurrency_limit`` running,
+``server.max_queue`` waiting, beyond that 503 "queue is full").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import tomllib
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Literal
+
+from anyio import to_thread
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..config import PROJECT_ROOT, Settings
+from ..engine import LANGS, SPEED_RANGE
+from ..errors import InputError
+from .audio_codec import FORMATS, encode
+from .engine_holder import EngineHolder, EngineNotReady
+from .metrics import Metrics
+from .outputs import OutputStore
+
+log = logging.getLogger(__name__)
+
+MODEL_ID = "kokoro-82m"
+# Every name is accepted and served by the same engine (one model per process);
+# the OpenAI names exist so unmodified OpenAI clients work.
+MODEL_NAMES = (MODEL_ID, "kokoro", "indextts", "tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+# OpenAI voice names -> stock voices (documented in the README).
+OPENAI_VOICES = {
+    "alloy": "jf_alpha",
+    "echo": "jm_kumo",
+    "fable": "jf_gongitsune",
+    "onyx": "jm_kumo",
+    "nova": "jf_nezumi",
+    "shimmer": "jf_tebukuro",
+}
+DEFAULT_FORMAT = "mp3"  # OpenAI's default, so drop-in clients get what they expect
+RETRY_AFTER_S = 5
+MAX_BODY_BYTES = 1024 * 1024  # a JSON request body; the text limit (engine.max_chars) is far below this
+
+
+def project_version() -> str:
+    try:
+        with open(PROJECT_ROOT / "pyproject.toml", "rb") as fh:
+            return str(tomllib.load(fh)["project"]["version"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "unknown"
+
+
+VERSION = project_version()
+
+
+class SpeechRequest(BaseModel):
+    """OpenAI's /v1/audio/speech body, plus ``lang``. Unknown fields are rejected (typos fail loudly)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(MODEL_ID, description=f"one of {', '.join(MODEL_NAMES)}; all use the same engine")
+    input: str = Field(..., description="the text to speak (at most engine.max_chars characters)")
+    voice: str | None = Field(None, description="a voice id from /v1/voices or an OpenAI voice name; "
+                                                 "default: engine.default_voice")
+    speed: float = Field(1.0, description=f"{SPEED_RANGE[0]}-{SPEED_RANGE[1]} (narrower than OpenAI's 0.25-4.0)")
+    response_format: str = Field(DEFAULT_FORMAT, description=f"one of {', '.join(FORMATS)}")
+    lang: str = Field("auto", description="auto (per sentence), en or zh")
+    instructions: str | None = Field(None, description="accepted for compatibility and ignored")
+    stream_format: Literal["audio"] | None = Field(None, description="only 'audio' (no SSE streaming)")
+
+
+class APIError(Exception):
+    """An error answered in OpenAI's shape."""
+
+    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.param = param
+        self.code = code
+        self.headers = headers or {}
+
+
+def error_body(status: int, message: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
+    kind = ("invalid_request_error" if status < 500 else "server_error")
+    if status == 401:
+        kind = "authentication_error"
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def error_response(status: int, message: str, param: str | None = None, code: str | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(status, message, param, code), status_code=status, headers=headers)
+
+
+class QueueFull(Exception):
+    pass
+
+
+class Admission:
+    """At most ``limit`` generations run at once and ``max_queue`` wait; more are turned away."""
+
+    def __init__(self, limit: int, max_queue: int, metrics: Metrics) -> None:
+        self.limit = limit
+        self.max_queue = max_queue
+        self.metrics = metrics
+        self.running = 0
+        self.waiting = 0
+        self._semaphore: asyncio.Semaphore | None = None
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        if self._semaphore is None:  # created inside the server's event loop
+            self._semaphore = asyncio.Semaphore(self.limit)
+        if self.running >= self.limit and self.waiting >= self.max_queue:
+            raise QueueFull
+        self.waiting += 1
+        self.metrics.queue_depth.set(self.waiting)
+        try:
+            await self._semaphore.acquire()
+        finally:
+            self.waiting -= 1
+            self.metrics.queue_depth.set(self.waiting)
+        self.running += 1
+        self.metrics.in_progress.set(self.running)
+        try:
+            yield
+        finally:
+            self.running -= 1
+            self.metrics.in_progress.set(self.running)
+            self._semaphore.release()
+
+
+def _describe_validation(errors: list[dict[str, Any]]) -> tuple[str, str | None]:
+    """The first pydantic error as one readable sentence, and the field it is about."""
+    err = errors[0]
+    loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+    field = ".".join(loc) or None
+    if err.get("type") == "missing":
+        return f"'{field}' is required", field
+    if err.get("type") == "extra_forbidden":
+        return (f"unknown field '{field}'; the accepted fields are "
+                f"{', '.join(SpeechRequest.model_fields)}"), field
+    if err.get("type") == "literal_error" and field == "stream_format":
+        return "stream_format: only 'audio' is supported (no SSE streaming)", field
+    message = err.get("msg", "invalid value")
+    return (f"'{field}': {message} (got {err.get('input')!r})" if field else message), field
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error from our routes leaves in OpenAI's shape; pydantic's 422 becomes 400."""
+
+    @app.exception_handler(APIError)
+    async def _api_error(_request: Request, exc: APIError) -> JSONResponse:
+        return error_response(exc.status, exc.message, exc.param, exc.code, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        message, param = _describe_validation(list(exc.errors()))
+        return error_response(400, message, param, "invalid_value")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        if exc.status_code == 404:
+            message = "not found; the API lives under /v1 (see /docs)"
+        elif exc.status_code == 405:
+            message = f"method not allowed: {message}"
+        return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
+
+
+def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, metrics: Metrics) -> APIRouter:
+    router = APIRouter()
+    admission = Admission(settings.server.concurrency_limit, settings.server.max_queue, metrics)
+    max_chars = settings.engine.max_chars
+
+    def fail(kind: str, route: str = "/v1/audio/speech") -> None:
+        metrics.errors.labels(route, kind).inc()
+
+    def engine_or_503():
+        try:
+            return holder.engine
+        except EngineNotReady as exc:
+            fail("not_ready")
+            headers = {"Retry-After": str(RETRY_AFTER_S)} if holder.state == "loading" else {}
+            raise APIError(503, str(exc), code="model_not_ready", headers=headers) from None
+
+    @router.get("/healthz", tags=["probes"])
+    async def healthz() -> dict[str, str]:
+        """The process is alive (says nothing about the model: see /readyz)."""
+        return {"status": "ok"}
+
+    @router.get("/readyz", tags=["probes"])
+    async def readyz() -> JSONResponse:
+        """200 when the model is loaded and warmed up; 503 while loading or after a failed load."""
+        state = holder.state
+        device = holder.engine.device if state == "ready" else settings.engine.device
+        body = {"status": state, "model": MODEL_ID, "device": device, "version": VERSION, "error": holder.error}
+        return JSONResponse(body, status_code=200 if state == "ready" else 503,
+                            headers=None if state == "ready" else {"Retry-After": str(RETRY_AFTER_S)})
+
+    @router.get("/metrics", tags=["probes"])
+    async def prometheus() -> Response:
+        """Prometheus text format."""
+        body, content_type = metrics.render(holder.state)
+        return Response(body, media_type=content_type)
+
+    @router.get("/v1/models", tags=["openai"])
+    async def models() -> dict[str, Any]:
+        """The accepted model names; every one is served by the same Kokoro-82M engine."""
+        return {"object": "list",
+                "data": [{"id": name, "object": "model", "created": 0, "owned_by": "indextts"}
+                         for name in MODEL_NAMES]}
+
+    @router.get("/v1/voices", tags=["openai"])
+    async def voices() -> dict[str, Any]:
+        """Stock voices, and the OpenAI voice names with the stock voice each one maps to."""
+        engine = engine_or_503()
+        return {"object": "list",
+                "default": settings.engine.default_voice,
+                "voices": [{"id": name, "name": name, "kind": "stock"} for name in engine.voices.names],
+                "aliases": [{"id": alias, "voice": target, "kind": "openai"}
+                            for alias, target in OPENAI_VOICES.items()]}
+
+    @router.post(
+        "/v1/audio/speech",
+        tags=["openai"],
+        response_class=Response,
+        responses={200: {"content": {"audio/mpeg": {}, "audio/wav": {}, "audio/flac": {}, "audio/ogg": {},
+                                     "audio/pcm": {}},
+                         "description": "the audio; headers X-Audio-Duration, X-RTF, X-Output-Id"}},
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "application/json": {"schema": SpeechRequest.model_json_schema()}}}},
+    )
+    async def speech(request: Request) -> Response:
+        """OpenAI-compatible text-to-speech. Errors: 400 bad request, 503 loading or queue full."""
+        body = await _read_json(request)
+        try:
+            req = SpeechRequest.model_validate(body)
+        except ValidationError as exc:
+            fail("invalid_request")
+            message, param = _describe_validation(exc.errors())
+            raise APIError(400, message, param=param, code="invalid_value") from None
+        _check_request(req, max_chars, fail)
+        engine = engine_or_503()
+        voice = OPENAI_VOICES.get(req.voice, req.voice) if req.voice else settings.engine.default_voice
+        if voice not in engine.voices.names:
+            fail("invalid_request")
+            raise APIError(400, f"unknown voice {req.voice!r}; available voices: "
+                                f"{', '.join(engine.voices.names)} (or the OpenAI names "
+                                f"{', '.join(OPENAI_VOICES)})", param="voice", code="invalid_value")
+        try:
+            async with admission.slot():
+                result = await to_thread.run_sync(
+                    lambda: engine.synthesize(req.input, voice=voice, speed=req.speed, lang=req.lang))
+        except QueueFull:
+            fail("queue_full")
+            raise APIError(503, f"the queue is full ({settings.server.max_queue} requests waiting); "
+                                f"try again shortly", code="queue_full",
+                           headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+        except InputError as exc:
+            fail("invalid_request")
+            raise APIError(400, str(exc), param="input", code="invalid_value") from None
+        audio, media_type = await to_thread.run_sync(encode, result.audio, result.sample_rate, req.response_format)
+        record = {"source": "api", "model": req.model, "input": req.input, "voice": req.voice,
+                  "voice_used": voice, "speed": req.speed, "lang": req.lang,
+                  "response_format": req.response_format}
+        headers = {"X-Audio-Duration": f"{result.duration_s:.3f}", "X-RTF": f"{result.rtf:.4f}"}
+        try:
+            saved = await to_thread.run_sync(store.save, result, record)
+            headers["X-Output-Id"] = saved.id
+        except OSError as exc:  # disk full, permissions: the caller still gets the audio
+            fail("storage")
+            log.error("could not save output: %s", exc)
+        metrics.observe_generation(result.duration_s, result.rtf)
+        ext = "ogg" if req.response_format == "opus" else req.response_format
+        headers["Content-Disposition"] = f'inline; filename="speech.{ext}"'
+        return Response(audio, media_type=media_type, headers=headers)
+
+    @router.api_route("/v1/audio/speech", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    async def speech_wrong_method(request: Request) -> JSONResponse:
+        return error_response(405, f"use POST for /v1/audio/speech, not {request.method}", code="method_not_allowed",
+                              headers={"Allow": "POST"})
+
+    @router.api_route("/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    async def v1_unknown(rest: str) -> JSONResponse:
+        return error_response(404, f"no such API route /v1/{rest}; see /v1/models, /v1/voices, "
+                                   f"/v1/audio/speech (and /docs)", code="not_found")
+
+    async def _read_json(request: Request) -> Any:
+        content_type = request.headers.get("content-type", "")
+        if content_type.split(";")[0].strip().lower() != "application/json":
+            fail("invalid_request")
+            raise APIError(415 if content_type else 400,
+                           f"send a JSON body with 'Content-Type: application/json' "
+                           f"(got {content_type or 'no content type'!r})", code="unsupported_media_type")
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            fail("invalid_request")
+            raise APIError(413, f"the request body is larger than {MAX_BODY_BYTES // 1024} KiB",
+                           code="request_too_large")
+        raw = bytearray()
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_BODY_BYTES:
+                fail("invalid_request")
+                raise APIError(413, f"the request body is larger than {MAX_BODY_BYTES // 1024} KiB",
+                               code="request_too_large")
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            fail("invalid_request")
+            raise APIError(400, f"the body is not valid JSON: {exc}", code="invalid_json") from None
+        if not isinstance(body, dict):
+            fail("invalid_request")
+            raise APIError(400, f"the JSON body must be an object with 'input' (got {type(body).__name__})",
+                           code="invalid_json")
+        return body
+
+    return router
+
+
+def _check_request(req: SpeechRequest, max_chars: int, fail) -> None:
+    """Cheap checks before a request takes a queue slot (the engine repeats the text checks)."""
+
+    def bad(message: str, param: str) -> None:
+        fail("invalid_request")
+        raise APIError(400, message, param=param, code="invalid_value")
+
+    if req.model not in MODEL_NAMES:
+        bad(f"unknown model {req.model!r}; use one of {', '.join(MODEL_NAMES)} (all use the same engine)", "model")
+    if not req.input.strip():
+        bad("'input' is empty; give the text to speak", "input")
+    if len(req.input) > max_chars:
+        bad(f"'input' is {len(req.input)} characters; the limit is {max_chars} (engine.max_chars)", "input")
+    if not SPEED_RANGE[0] <= req.speed <= SPEED_RANGE[1]:
+        bad(f"speed must be between {SPEED_RANGE[0]} and {SPEED_RANGE[1]} for this engine "
+            f"(OpenAI allows 0.25-4.0), got {req.speed:g}", "speed")
+    if req.response_format not in FORMATS:
+        bad(f"unsupported response_format {req.response_format!r}; use one of {', '.join(FORMATS)}",
+            "response_format")
+    if req.lang not in LANGS:
+        bad(f"unknown lang {req.lang!r}; use one of {', '.join(LANGS)}", "lang")

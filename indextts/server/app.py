@@ -1,0 +1,76 @@
+"""One ASGI app: the HTTP API routes first, then the Gradio UI mounted at "/".
+
+The engine loads in a background thread started by the app's lifespan, so the
+page and the probes answer while the model loads (/readyz says 503 until the
+engine is loaded and warmed up).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ..config import Settings
+from .api import VERSION, build_router, install_error_handlers
+from .auth import BasicAuthMiddleware
+from .engine_holder import EngineHolder
+from .metrics import Metrics, MetricsMiddleware
+from .outputs import OutputStore
+
+log = logging.getLogger(__name__)
+
+
+def gradio_temp_dir(settings: Settings):
+    """Gradio's uploads and cached outputs: inside the app's outputs folder, never the system temp."""
+    return settings.paths.outputs / ".gradio"
+
+
+def create_app(settings: Settings, holder: EngineHolder | None = None) -> FastAPI:
+    holder = holder or EngineHolder(settings)
+    temp_dir = gradio_temp_dir(settings)
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    # Read by Gradio when components are built (and, for a few routes, at import): set before both.
+    os.environ["GRADIO_TEMP_DIR"] = str(temp_dir)
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network calls from a local app
+
+    import gradio as gr
+
+    from .ui import build_ui
+
+    store = OutputStore(settings)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        holder.start()
+        yield
+
+    app = FastAPI(title="IndexTTS WebUI API", version=VERSION, lifespan=lifespan,
+                  description="Local text-to-speech (Kokoro-82M). OpenAI-compatible /v1/audio/speech.")
+    app.state.settings = settings
+    app.state.holder = holder
+    app.state.store = store
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    app.include_router(build_router(holder, settings, store, metrics))  # before the mount: "/" catches all
+
+    server = settings.server
+    blocks = build_ui(holder, settings, store)
+    gr.mount_gradio_app(
+        app, blocks, path="/",
+        server_name=server.bind_host, server_port=server.port,
+        max_file_size=f"{server.max_upload_mb}mb",
+        allowed_paths=[str(settings.paths.outputs), str(settings.paths.voices)],
+        blocked_paths=[str(settings.paths.cache_hub), str(settings.paths.logs)],
+        ssr_mode=False, enable_monitoring=False, mcp_server=False,
+    )
+    if server.auth_user and server.auth_password:
+        app.add_middleware(BasicAuthMiddleware, user=server.auth_user,
+                           password=server.auth_password.get_secret_value())
+    elif server.listen:
+        log.warning("listening on the LAN WITHOUT auth (--no-auth): anyone on the network can use this app")
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts 401s too
+    return app

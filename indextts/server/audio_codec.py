@@ -1,0 +1,42 @@
+"""Encode float audio into the response formats of the speech API (and the UI's downloads).
+
+All encoders come from the libsndfile bundled with ``soundfile`` (WAV, FLAC,
+MP3, Ogg/Opus); no ffmpeg. ``pcm`` is what OpenAI calls pcm: raw 16-bit
+little-endian mono samples at the engine's rate (24 kHz), no header.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import soundfile as sf
+
+from ..errors import InputError
+
+# format -> (libsndfile container, subtype, media type)
+_CODECS: dict[str, tuple[str, str, str]] = {
+    "wav": ("WAV", "PCM_16", "audio/wav"),
+    "mp3": ("MP3", "MPEG_LAYER_III", "audio/mpeg"),
+    "flac": ("FLAC", "PCM_16", "audio/flac"),
+    "opus": ("OGG", "OPUS", "audio/ogg"),  # Ogg/Opus, as OpenAI returns it
+}
+PCM_MEDIA_TYPE = "audio/pcm"
+FORMATS: tuple[str, ...] = (*_CODECS, "pcm")
+OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+
+
+def encode(audio: np.ndarray, sample_rate: int, fmt: str) -> tuple[bytes, str]:
+    """Encode mono float audio (-1..1) as ``fmt``; returns (bytes, media type)."""
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise InputError(f"unsupported audio format {fmt!r}; use one of {', '.join(FORMATS)}")
+    samples = np.clip(np.nan_to_num(np.asarray(audio, dtype=np.float32).reshape(-1)), -1.0, 1.0)
+    if fmt == "pcm":
+        return (np.round(samples * 32767.0).astype("<i2").tobytes(), PCM_MEDIA_TYPE)
+    container, subtype, media_type = _CODECS[fmt]
+    if fmt == "opus" and sample_rate not in OPUS_RATES:
+        raise InputError(f"opus needs a sample rate in {OPUS_RATES}, got {sample_rate}")
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, sample_rate, format=container, subtype=subtype)
+    return buffer.getvalue(), media_type
