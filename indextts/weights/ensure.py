@@ -126,7 +126,8 @@ def _ensure_entry(root: Path, entry: Entry, stamps: VerificationStamps, record: 
     if entry.source.kind != "embedded":
         raise WeightsError(
             f"{entry.name} ({entry.path}) is {st.problem or 'not verified'}; it comes from a URL, "
-            f"which ./start_app.sh downloads (check that the link in {MANIFEST_NAME} has not expired)"
+            f"which ./start_app.sh downloads with curl (scripts/weights.sh); if its link expired "
+            f"(python -m indextts.weights status shows when), renew it: python -m indextts.weights refresh"
         )
     if st.problem and st.present:
         log.warning("%s: %s; rebuilding", entry.name, st.problem)

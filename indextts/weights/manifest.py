@@ -69,6 +69,7 @@ class Manifest:
 
     entries: list[Entry]
     format: int = FORMAT
+    extra: dict[str, Any] = field(default_factory=dict)  # top-level keys kept as is (e.g. "distribution")
 
     def get(self, name: str) -> Entry:
         for entry in self.entries:
@@ -77,7 +78,7 @@ class Manifest:
         raise ManifestError(f"manifest has no entry named '{name}'")
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": self.format, "entries": [e.to_json() for e in self.entries]}
+        return {"format": self.format, **self.extra, "entries": [e.to_json() for e in self.entries]}
 
 
 def check_relative_path(rel: str) -> None:
@@ -142,7 +143,8 @@ def parse_manifest(data: Any) -> Manifest:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ManifestError(f"duplicate entry names: {', '.join(dupes)}")
-    return Manifest(entries=entries)
+    extra = {k: v for k, v in data.items() if k not in ("format", "entries")}
+    return Manifest(entries=entries, extra=extra)
 
 
 def load_manifest(path: Path) -> Manifest:
