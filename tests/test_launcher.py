@@ -1,0 +1,398 @@
+"""start_app.sh, tested with real processes.
+
+Most tests run the launcher against tests/fake_app.py (app.py's flags and /readyz
+behaviour, no model: each start takes about a second). One test starts the real
+app.py end to end. Every test uses its own free port, logs folder and PID file,
+and stops what it started (only PIDs it started, after checking their command line).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LAUNCHER = ROOT / "start_app.sh"
+FAKE_APP = ROOT / "tests" / "fake_app.py"
+VENV_PY = ROOT / ".venv" / "bin" / "python"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+    except OSError:
+        return []
+
+
+def http_get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def wait_until(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+class Launcher:
+    """Runs start_app.sh with this test's port, logs and PID file; remembers app PIDs to clean up."""
+
+    def __init__(self, tmp: Path, app: Path | None = FAKE_APP):
+        self.tmp = tmp
+        self.port = free_port()
+        self.logs = tmp / "logs"
+        self.pid_file = tmp / "run" / "app.pid"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("INDEXTTS_", "FAKE_APP_"))}
+        self.env.update(INDEXTTS_PATHS__LOGS=str(self.logs), INDEXTTS_LAUNCHER__PID_FILE=str(self.pid_file),
+                        INDEXTTS_LAUNCHER__STOP_TIMEOUT_S="3", INDEXTTS_LAUNCHER__READY_TIMEOUT_S="20")
+        if app is not None:
+            self.env["INDEXTTS_LAUNCHER_APP"] = str(app)
+        self.app = app or ROOT / "app.py"
+        self.started: set[int] = set()
+
+    def run(self, *args: str, env: dict | None = None, cwd: Path | None = None, port: bool = True,
+            timeout: float = 60) -> subprocess.CompletedProcess:
+        argv = [str(LAUNCHER)]
+        if port and "--port" not in args:
+            argv += ["--port", str(self.port)]
+        argv += args
+        result = subprocess.run(argv, cwd=cwd or self.tmp, env={**self.env, **(env or {})}, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+        pid = self.pid()
+        if pid:
+            self.started.add(pid)
+        return result
+
+    def pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def is_ours(self, pid: int) -> bool:
+        argv = cmdline(pid)
+        return len(argv) >= 2 and argv[1] == str(self.app)
+
+    def cleanup(self) -> None:
+        for pid in self.started:
+            if alive(pid) and self.is_ours(pid):
+                os.kill(pid, signal.SIGKILL)
+                wait_until(lambda: not alive(pid), 5)
+
+
+@pytest.fixture
+def launcher(tmp_path):
+    lx = Launcher(tmp_path)
+    yield lx
+    lx.cleanup()
+
+
+@pytest.fixture
+def foreign_listener():
+    """A program that is not ours, listening on a port; stopped by the test's teardown."""
+    procs = []
+
+    def start(port: int) -> subprocess.Popen:
+        code = ("import socket, sys, time; s = socket.socket(); "
+                "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+                "s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(); print('up', flush=True); time.sleep(120)")
+        proc = subprocess.Popen([sys.executable, "-c", code, str(port)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "up"
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+def ok_line(out: str) -> str:
+    lines = [line for line in out.splitlines() if line.startswith("STARTUP_OK")]
+    assert len(lines) == 1, out
+    return lines[0]
+
+
+# ---------------------------------------------------------------- start, status, stop
+
+
+def test_start_status_stop_with_a_slow_starting_app(launcher):
+    result = launcher.run(env={"FAKE_APP_READY_AFTER": "1.5"})
+    assert result.returncode == 0, result.stdout
+    assert ok_line(result.stdout) == f"STARTUP_OK http://127.0.0.1:{launcher.port}"
+    pid = launcher.pid()
+    assert pid and alive(pid) and cmdline(pid)[:2] == [str(VENV_PY), str(FAKE_APP)]
+    assert http_get(f"http://127.0.0.1:{launcher.port}/readyz")[0] == 200
+    logs = sorted(launcher.logs.glob("app-*.log"))
+    assert len(logs) == 1 and "fake_app serving" in logs[0].read_text()
+    assert (launcher.logs / "app.log").resolve() == logs[0]
+
+    status = launcher.run("--status")
+    assert status.returncode == 0 and f"running: PID {pid}" in status.stdout and "ready" in status.stdout
+
+    stop = launcher.run("--stop")
+    assert stop.returncode == 0 and "stopped" in stop.stdout
+    assert wait_until(lambda: not alive(pid), 5) and not port_in_use(launcher.port)
+    assert not launcher.pid_file.exists()
+    status = launcher.run("--status")
+    assert status.returncode == 3 and "not running" in status.stdout
+    assert launcher.run("--stop").returncode == 0  # stopping nothing is fine
+
+
+def test_stale_own_instance_is_replaced(launcher):
+    assert launcher.run().returncode == 0
+    first = launcher.pid()
+    second_run = launcher.run()
+    assert second_run.returncode == 0, second_run.stdout
+    second = launcher.pid()
+    assert second != first and not alive(first) and alive(second)
+    assert f"stopping the running instance (PID {first})" in second_run.stdout
+
+    # An own instance without a PID file (deleted, or started by hand) that holds the port.
+    launcher.pid_file.unlink()
+    third_run = launcher.run()
+    assert third_run.returncode == 0, third_run.stdout
+    assert not alive(second) and alive(launcher.pid())
+    assert f"earlier instance of this app on port {launcher.port} (PID {second})" in third_run.stdout
+
+
+def test_restart_gives_a_new_process(launcher):
+    assert launcher.run().returncode == 0
+    first = launcher.pid()
+    result = launcher.run("--restart")
+    assert result.returncode == 0, result.stdout
+    assert ok_line(result.stdout) and launcher.pid() != first and not alive(first)
+
+
+def test_stop_escalates_to_sigkill_when_sigterm_is_ignored(launcher):
+    assert launcher.run(env={"FAKE_APP_IGNORE_TERM": "1"}).returncode == 0
+    pid = launcher.pid()
+    started = time.monotonic()
+    result = launcher.run("--stop", env={"INDEXTTS_LAUNCHER__STOP_TIMEOUT_S": "1"})
+    assert result.returncode == 0 and "SIGKILL" in result.stdout
+    assert not alive(pid) and time.monotonic() - started < 8
+
+
+# ---------------------------------------------------------------- other programs are never killed
+
+
+def test_port_held_by_a_foreign_process_is_reported_and_left_alone(launcher, foreign_listener):
+    holder = foreign_listener(launcher.port)
+    result = launcher.run()
+    assert result.returncode == 1
+    assert f"STARTUP_FAILED: port {launcher.port} is in use by another program (PID {holder.pid}:" in result.stdout
+    assert "--port" in result.stdout
+    assert holder.poll() is None  # still running
+    assert not launcher.pid_file.exists()
+
+    other = launcher.run("--port", str(free_port()))
+    assert other.returncode == 0, other.stdout
+    assert holder.poll() is None
+
+
+def test_pid_file_naming_another_program_is_not_killed(launcher):
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        launcher.pid_file.parent.mkdir(parents=True)
+        launcher.pid_file.write_text(f"{sleeper.pid}\n")
+        status = launcher.run("--status")
+        assert status.returncode == 3 and "another program" in status.stdout
+        stop = launcher.run("--stop")
+        assert stop.returncode == 0 and "leaving it alone" in stop.stdout
+        assert sleeper.poll() is None and not launcher.pid_file.exists()
+
+        launcher.pid_file.write_text(f"{sleeper.pid}\n")
+        assert launcher.run().returncode == 0
+        assert sleeper.poll() is None and launcher.pid() != sleeper.pid
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_port_holder_lookup_without_ss(foreign_listener):
+    port = free_port()
+    holder = foreign_listener(port)
+    script = f'source "{ROOT}/scripts/launcher.sh"; port_holders_proc {port}; echo ---; port_holders {port}'
+    out = subprocess.run(["bash", "-c", script], text=True, capture_output=True, check=True).stdout
+    proc_scan, ss = out.split("---")
+    assert proc_scan.split() == [str(holder.pid)] and ss.split() == [str(holder.pid)]
+
+
+# ---------------------------------------------------------------- failures
+
+
+@pytest.mark.parametrize(
+    "mode, reason",
+    [
+        ("crash", "STARTUP_FAILED: the app exited with code 3 before it was ready"),
+        ("never", "STARTUP_FAILED: not ready after 2 s (last state: loading (/readyz 503))"),
+        ("failed", "STARTUP_FAILED: the model failed to load: simulated: model file missing"),
+    ],
+)
+def test_app_that_cannot_start_fails_with_log_tail_and_is_stopped(launcher, mode, reason):
+    started = time.monotonic()
+    result = launcher.run(env={"FAKE_APP_MODE": mode, "INDEXTTS_LAUNCHER__READY_TIMEOUT_S": "2"})
+    assert result.returncode == 1
+    assert reason in result.stdout, result.stdout
+    assert "----- last 50 lines of" in result.stdout and "fake_app argv" in result.stdout
+    if mode == "crash":
+        assert "boom, cannot start" in result.stdout
+    assert "STARTUP_OK" not in result.stdout
+    assert not launcher.pid_file.exists()
+    assert not port_in_use(launcher.port)
+    assert time.monotonic() - started < 15
+    for pid in launcher.started:
+        assert not alive(pid)
+
+
+def test_log_tail_is_the_last_50_lines_and_logs_are_rotated(launcher, tmp_path):
+    config = tmp_path / "conf" / "my.yaml"
+    config.parent.mkdir()
+    config.write_text("launcher:\n  keep_logs: 2\n  ready_timeout_s: 20\n")
+    for _ in range(3):
+        assert launcher.run("--config", "conf/my.yaml", cwd=tmp_path).returncode == 0
+    assert len(list(launcher.logs.glob("app-*.log"))) == 2
+    # The config path reached the app as an absolute path, from any working directory.
+    assert json.dumps(str(config)) in (launcher.logs / "app.log").read_text()
+
+    noisy = launcher.run(env={"FAKE_APP_MODE": "crash"}, cwd=Path("/"))
+    assert noisy.returncode == 1
+    tail = noisy.stdout.split("----- last 50 lines of", 1)[1].splitlines()[1:-1]
+    assert 1 <= len(tail) <= 50 and "boom" in tail[-1]
+
+
+def test_invalid_settings_and_bad_flags(launcher):
+    bad = launcher.run(env={"INDEXTTS_LAUNCHER__READY_TIMEOUT_S": "-1"})
+    assert bad.returncode == 1
+    assert "launcher.ready_timeout_s" in bad.stdout and "STARTUP_FAILED: invalid settings" in bad.stdout
+    assert launcher.run("--bogus").returncode == 2
+    assert launcher.run("--port", "99999", port=False).returncode == 2
+    assert launcher.run("--config", "nope.yaml").returncode == 2
+    passthrough = launcher.run("--", "--threads", "2", "--port", "1234")
+    assert passthrough.returncode == 2 and "use start_app.sh's own --port" in passthrough.stdout
+    help_ = launcher.run("--help")
+    assert help_.returncode == 0 and "--foreground" in help_.stdout and "--listen" in help_.stdout
+
+
+def test_listen_needs_auth_unless_no_auth(launcher):
+    refused = launcher.run("--listen")
+    assert refused.returncode == 1
+    assert "STARTUP_FAILED: --listen would expose the app" in refused.stdout and "--no-auth" in refused.stdout
+    assert not launcher.pid_file.exists()
+
+    result = launcher.run("--listen", "--no-auth")
+    assert result.returncode == 0, result.stdout
+    line = ok_line(result.stdout)
+    assert line.startswith(f"STARTUP_OK http://127.0.0.1:{launcher.port} (LAN: http://") and "NO AUTH" in line
+    assert '"--listen", "--no-auth"' in (launcher.logs / "app.log").read_text()
+
+    authed = launcher.run("--listen", env={"INDEXTTS_SERVER__AUTH_USER": "me",
+                                           "INDEXTTS_SERVER__AUTH_PASSWORD": "secret"})
+    # the fake app has no auth settings and refuses --listen alone (exit 2), as app.py would without auth
+    assert authed.returncode == 1 and "exited with code 2" in authed.stdout
+
+
+def test_disk_space_and_missing_tools_are_clear(launcher, tmp_path):
+    full = launcher.run(env={"INDEXTTS_MIN_FREE_MB": str(10**9)})
+    assert full.returncode == 1 and "STARTUP_FAILED: not enough disk space" in full.stdout
+
+    # A PATH with everything but python3 (and one without curl while a URL weight is missing).
+    def path_without(*names: str) -> str:
+        bin_dir = tmp_path / ("bin-" + "-".join(names))
+        bin_dir.mkdir()
+        for d in ("/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"):
+            for tool in Path(d).iterdir() if Path(d).is_dir() else ():
+                if not tool.name.startswith(names) and not (bin_dir / tool.name).exists():
+                    (bin_dir / tool.name).symlink_to(tool)
+        return str(bin_dir)
+
+    no_python = launcher.run(env={"PATH": path_without("python")})
+    assert no_python.returncode == 1 and "STARTUP_FAILED: python3 not found" in no_python.stdout
+
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    entry = {"name": "remote-model", "path": "remote/model.bin", "sha256": "0" * 64, "size": 1,
+             "source": {"kind": "url"}, "url": "http://127.0.0.1:9/model.bin", "expires_at": None}
+    (hub / "manifest.json").write_text(json.dumps({"format": 1, "entries": [entry]}))
+    no_curl = launcher.run(env={"PATH": path_without("curl"), "INDEXTTS_PATHS__CACHE_HUB": str(hub)})
+    assert no_curl.returncode == 1
+    assert "STARTUP_FAILED: curl not found, and it is needed to download: remote-model" in no_curl.stdout
+
+
+def test_foreground_execs_the_app_with_the_launchers_pid(launcher):
+    argv = [str(LAUNCHER), "--foreground", "--port", str(launcher.port)]
+    proc = subprocess.Popen(argv, cwd=launcher.tmp, env=launcher.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        assert wait_until(lambda: port_in_use(launcher.port), 20)
+        assert http_get(f"http://127.0.0.1:{launcher.port}/readyz")[0] == 200
+        assert launcher.pid() == proc.pid and cmdline(proc.pid)[:2] == [str(VENV_PY), str(FAKE_APP)]
+        status = launcher.run("--status")
+        assert status.returncode == 0 and f"PID {proc.pid}" in status.stdout
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert "fake_app serving" in proc.stdout.read()
+
+
+# ---------------------------------------------------------------- the real app, end to end
+
+
+@pytest.mark.slow
+def test_real_app_end_to_end(tmp_path):
+    lx = Launcher(tmp_path, app=None)
+    lx.env.update(INDEXTTS_PATHS__OUTPUTS=str(tmp_path / "outputs"), INDEXTTS_PATHS__VOICES=str(tmp_path / "voices"),
+                  INDEXTTS_LAUNCHER__READY_TIMEOUT_S="240", INDEXTTS_LAUNCHER__STOP_TIMEOUT_S="15")
+    try:
+        result = lx.run("--", "--device", "cpu", "--threads", "2", timeout=300)
+        assert result.returncode == 0, result.stdout
+        assert ok_line(result.stdout) == f"STARTUP_OK http://127.0.0.1:{lx.port}"
+        pid = lx.pid()
+        assert cmdline(pid)[:2] == [str(VENV_PY), str(ROOT / "app.py")]
+        code, body = http_get(f"http://127.0.0.1:{lx.port}/readyz")
+        assert code == 200 and body["status"] == "ready"
+
+        status = lx.run("--status")
+        assert status.returncode == 0 and f"running: PID {pid}" in status.stdout and "ready" in status.stdout
+
+        stop = lx.run("--stop", timeout=60)
+        assert stop.returncode == 0 and "stopped" in stop.stdout
+        assert not alive(pid) and not port_in_use(lx.port) and not lx.pid_file.exists()
+    finally:
+        lx.cleanup()
