@@ -18,6 +18,8 @@ import torch
 
 from .audio import limit_peak, speech_bounds
 from .config import Settings
+from .emotion import EmotionSpec
+from .emotion.apply import emotional_prosody, finish_audio
 from .errors import InputError
 from .model import MAX_TOKENS, SAMPLE_RATE, KokoroModel, Prosody, load_model
 from .text import Frontend, Segment
@@ -123,11 +125,13 @@ class Engine:
         lang: str = "auto",
         max_tokens: int | None = None,
         pause_s: float | None = None,
+        emotion: EmotionSpec | None = None,
     ) -> SynthesisResult:
-        """The whole text as one clip: the segments of ``stream`` joined by ``join``."""
+        """The whole text as one clip: the segments of ``stream`` joined by ``join``.
+        ``emotion`` None keeps the voice's own prosody (mode 1); see ``indextts.emotion``."""
         pause_s = self._check_pause(pause_s)
         started = time.perf_counter()
-        segments = list(self.stream(text, voice, speed, lang, max_tokens))
+        segments = list(self.stream(text, voice, speed, lang, max_tokens, emotion))
         return self.join(segments, pause_s, time.perf_counter() - started)
 
     def stream(
@@ -137,6 +141,7 @@ class Engine:
         speed: float = 1.0,
         lang: str = "auto",
         max_tokens: int | None = None,
+        emotion: EmotionSpec | None = None,
     ) -> Iterator[SegmentResult]:
         """Validate everything now, then yield each segment's audio as soon as it is made."""
         voice = voice or self.settings.engine.default_voice
@@ -144,7 +149,9 @@ class Engine:
         if not SPEED_RANGE[0] <= speed <= SPEED_RANGE[1]:
             raise InputError(f"speed must be between {SPEED_RANGE[0]} and {SPEED_RANGE[1]}, got {speed}")
         segments = self.segments(text, lang, max_tokens)
-        return (self._speak(segment, voice, speed) for segment in segments)
+        if emotion is not None and not isinstance(emotion, EmotionSpec):
+            raise InputError(f"emotion must be an EmotionSpec or None, got {type(emotion).__name__}")
+        return (self._speak(segment, voice, speed, emotion, i) for i, segment in enumerate(segments))
 
     def join(self, segments: list[SegmentResult], pause_s: float | None = None,
              compute_s: float | None = None) -> SynthesisResult:
@@ -155,13 +162,18 @@ class Engine:
         compute_s = sum(seg.compute_s for seg in segments) if compute_s is None else compute_s
         return SynthesisResult(limit_peak(joined).astype(np.float32), SAMPLE_RATE, segments, compute_s)
 
-    def _speak(self, segment: Segment, voice: str, speed: float) -> SegmentResult:
+    def _speak(self, segment: Segment, voice: str, speed: float, emotion: EmotionSpec | None = None,
+               index: int = 0) -> SegmentResult:
         started = time.perf_counter()
         style = self.voices.style(voice, len(segment.tokens)).to(self.model.device)
         tokens = torch.tensor([[0, *segment.tokens, 0]], dtype=torch.long, device=self.model.device)
         with self._lock, torch.inference_mode(), self._autocast():
             prosody = self.model.predict_prosody(tokens, style, speed)
+            if emotion is not None:  # between the predictor and the decoder: the model's own curves
+                prosody, gain_db = emotional_prosody(self.model, tokens, style, speed, prosody, emotion, index)
             audio = self.model.render(tokens, style, prosody).float().cpu().numpy()
+        if emotion is not None:
+            audio = finish_audio(audio, gain_db)
         start, end = speech_bounds(audio, SAMPLE_RATE)
         return SegmentResult(segment.text, segment.lang, segment.phonemes, segment.tokens, audio[start:end],
                              start / SAMPLE_RATE, prosody, time.perf_counter() - started)
