@@ -1,0 +1,140 @@
+"""The prosody edit: a Prosody from ``model.predict_prosody`` + an EmotionSpec -> a new Prosody.
+
+It works on the model's own predictions, in this order:
+1. durations: every token's expected frames / (speed x tempo), pause and punctuation tokens
+   (, . ! ? ; : — …) x ``pause``; with random variation, a per-token jitter;
+2. F0 and energy are predicted again by the model for the new durations (``prosody_for_frames``),
+   so the contour follows the new timing instead of being stretched;
+3. F0, on voiced points only (a soft voicing weight, so onsets stay smooth): range scaled around
+   the utterance median in log-F0, then the level shift and a linear tilt (semitones); with random
+   variation, a slow wiggle of a fraction of a semitone;
+4. energy: the model's energy curve is scaled by 2^(dB/6). The decoder turns that into about a
+   third of the asked dB (measured: x2 -> +2 dB), so the rest is a segment gain (``finish_audio``),
+   with a soft knee on peaks when the gain is positive. The loudness change is thus partly
+   post-processing; pitch, range, contour, tempo and pauses are entirely the model's.
+Random variation draws from a torch.Generator seeded with (seed, segment index): never the global
+RNG, so the same seed gives the same audio, in ``synthesize`` and ``stream`` alike.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from ..model import Prosody
+from ..text.vocab import load_vocab
+from .profiles import ProsodyEdit
+from .reference import transfer, weighted
+from .vector import EmotionSpec
+
+PAUSE_SYMBOLS = ",.!?;:—…"
+VOICED_HZ = 40.0  # below this the model's F0 is unvoiced or a ramp into it
+F0_LIMITS = (50.0, 600.0)
+ENERGY_CURVE_LIMITS = (0.4, 2.2)
+MODEL_ENERGY_SHARE = 1 / 3  # of the asked dB that the energy curve delivers (measured on jm_kumo)
+KNEE = 0.6  # soft knee start (fraction of full scale) for positive gains
+CEILING = 0.97
+
+# Random variation: standard deviations of the per-segment draws.
+JITTER = {"f0_shift_st": 0.6, "log_range": 0.08, "f0_tilt_st": 0.8, "energy_db": 0.8, "log_tempo": 0.04,
+          "log_pause": 0.15, "token_log_duration": 0.10, "wiggle_st": 0.5}
+
+
+def pause_token_ids() -> list[int]:
+    vocab = load_vocab()
+    return [vocab[c] for c in PAUSE_SYMBOLS if c in vocab]
+
+
+def _generator(spec: EmotionSpec, index: int) -> torch.Generator | None:
+    if not spec.random:
+        return None
+    return torch.Generator(device="cpu").manual_seed(spec.seed * 100_003 + index)
+
+
+def _normal(gen: torch.Generator, *shape: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=gen) if shape else torch.randn((), generator=gen)
+
+
+def _perturb(edit: ProsodyEdit, gen: torch.Generator) -> ProsodyEdit:
+    n = [float(_normal(gen)) for _ in range(6)]
+    return ProsodyEdit(edit.f0_shift_st + JITTER["f0_shift_st"] * n[0],
+                       edit.f0_range * math.exp(JITTER["log_range"] * n[1]),
+                       edit.f0_tilt_st + JITTER["f0_tilt_st"] * n[2],
+                       edit.energy_db + JITTER["energy_db"] * n[3],
+                       edit.tempo * math.exp(JITTER["log_tempo"] * n[4]),
+                       edit.pause * math.exp(JITTER["log_pause"] * n[5]))
+
+
+def resolve_edit(model, tokens: torch.Tensor, style: torch.Tensor, prosody: Prosody, spec: EmotionSpec) -> ProsodyEdit:
+    """The spec's edit for this segment, before random variation (a reference clip is compared with the
+    neutral rendering of this very segment)."""
+    edit = spec.fixed_edit()
+    if edit is not None:
+        return edit
+    from .analysis import measure
+
+    neutral = model.render(tokens, style, prosody).float().cpu().numpy()
+    return weighted(transfer(spec.reference.measures, measure(neutral, 24000)), spec.weight)
+
+
+def emotional_prosody(model, tokens: torch.Tensor, style: torch.Tensor, speed: float, prosody: Prosody,
+                      spec: EmotionSpec, index: int = 0) -> tuple[Prosody, float]:
+    """(edited prosody, segment gain in dB). Call inside the engine's lock and inference mode."""
+    edit = resolve_edit(model, tokens, style, prosody, spec)
+    gen = _generator(spec, index)
+    if gen is None and edit.is_neutral:
+        return prosody, 0.0
+    if gen is not None:
+        edit = _perturb(edit, gen)
+    device = prosody.frames.device
+
+    # 1. durations, 2. the model's curves for them
+    per_token = torch.full_like(prosody.expected_frames, 1.0 / (speed * edit.tempo), dtype=torch.float32)
+    pauses = torch.isin(tokens[0], torch.tensor(pause_token_ids(), device=tokens.device))
+    per_token = torch.where(pauses.to(device), per_token * edit.pause, per_token)
+    if gen is not None:
+        per_token = per_token * torch.exp(JITTER["token_log_duration"] * _normal(gen, len(per_token))).to(device)
+    frames = torch.round(prosody.expected_frames.float() * per_token).clamp(min=1).long()
+    if not torch.equal(frames, prosody.frames):
+        prosody = model.prosody_for_frames(prosody.encoded, prosody.expected_frames, frames, style)
+
+    # 3. F0
+    f0 = prosody.f0.float()
+    weight = ((f0 - VOICED_HZ) / 30.0).clamp(0.0, 1.0)
+    log_f0 = torch.log(f0.clamp(min=1.0))
+    voiced = f0 > VOICED_HZ + 30.0
+    median = log_f0[voiced].median() if bool(voiced.any()) else log_f0.new_tensor(math.log(120.0))
+    pos = torch.linspace(-0.5, 0.5, f0.shape[-1], device=f0.device)
+    st = edit.f0_shift_st + edit.f0_tilt_st * pos
+    if gen is not None:
+        t = torch.linspace(0.0, 1.0, f0.shape[-1])
+        freqs, phases, amps = 0.5 + 2.0 * torch.rand(2, generator=gen), 2 * math.pi * torch.rand(2, generator=gen), \
+            _normal(gen, 2)
+        wiggle = (amps[:, None] * torch.sin(2 * math.pi * freqs[:, None] * t[None] + phases[:, None])).sum(0)
+        st = st + (JITTER["wiggle_st"] / math.sqrt(2)) * wiggle.to(f0.device)
+    target = median + edit.f0_range * (log_f0 - median) + st * (math.log(2) / 12)
+    edited = torch.exp(log_f0 + weight * (target - log_f0))
+    edited = torch.where(weight > 0, edited.clamp(*F0_LIMITS), f0)
+
+    # 4. energy: the model's curve carries part of the change
+    k = min(max(2 ** (edit.energy_db / 6.0), ENERGY_CURVE_LIMITS[0]), ENERGY_CURVE_LIMITS[1])
+    energy = prosody.energy.float() * k
+    gain_db = edit.energy_db - MODEL_ENERGY_SHARE * 6.0 * math.log2(k)
+    return replace(prosody, f0=edited.to(prosody.f0.dtype), energy=energy.to(prosody.energy.dtype)), gain_db
+
+
+def finish_audio(audio: np.ndarray, gain_db: float) -> np.ndarray:
+    """Apply the segment gain; a positive gain gets a soft knee so peaks stay under the ceiling."""
+    if gain_db == 0.0:
+        return audio
+    out = audio * np.float32(10 ** (gain_db / 20))
+    if gain_db > 0:
+        mag = np.abs(out)
+        over = mag > KNEE
+        room = CEILING - KNEE
+        mag[over] = KNEE + room * np.tanh((mag[over] - KNEE) / room)
+        out = np.sign(out) * mag
+    return out.astype(np.float32)
