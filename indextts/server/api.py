@@ -8,6 +8,8 @@ Routes (all JSON errors use OpenAI's shape {"error": {"message", "type", "param"
 - ``POST /v1/audio/speech``  text -> audio (OpenAI's request body, plus ``lang``)
 - ``GET  /v1/voices``        the voices and the OpenAI voice-name table
 - ``GET  /v1/models``        the accepted model names (all one engine)
+- ``GET  /v1/emotions``      the eight emotions, their prosody profiles and sources
+- ``POST /v1/emotion/resolve``  an emotion description -> the 8-dim vector it is read as
 
 Model calls are blocking CPU/GPU work: they run in worker threads, never on the
 event loop, behind an admission gate (``server.concurrency_limit`` running,
@@ -17,10 +19,13 @@ event loop, behind an admission gate (``server.concurrency_limit`` running,
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import logging
 import tomllib
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from typing import Any, AsyncIterator, Literal
 
 from anyio import to_thread
@@ -32,6 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import PROJECT_ROOT, Settings
 from ..engine import LANGS, SPEED_RANGE
+from ..emotion import EMOTIONS, PROFILES, resolve_text, spec_from_request
 from ..errors import InputError
 from .audio_codec import FORMATS, encode
 from .engine_holder import EngineHolder, EngineNotReady
@@ -83,6 +89,23 @@ class SpeechRequest(BaseModel):
     lang: str = Field("auto", description="auto (per sentence), en or zh")
     instructions: str | None = Field(None, description="accepted for compatibility and ignored")
     stream_format: Literal["audio"] | None = Field(None, description="only 'audio' (no SSE streaming)")
+    # Emotion (extension; README "Emotion"). At most one of emotion / emotion_text / emotion_reference;
+    # none of them = the voice's own prosody.
+    emotion: dict[str, float] | None = Field(None, description=f"emotion vector, values 0-1, names: "
+                                                               f"{', '.join(EMOTIONS)}; missing names are 0")
+    emotion_text: str | None = Field(None, description="an emotion description in English or Chinese, read by "
+                                                       "a lexicon (see POST /v1/emotion/resolve)")
+    emotion_reference: str | None = Field(None, description="base64 of a WAV/FLAC/OGG/MP3 clip (1-60 s) whose "
+                                                            "prosody is transferred")
+    emotion_weight: float = Field(1.0, description="0-1: how far from neutral (IndexTTS2's emo_alpha)")
+    emotion_random: bool = Field(False, description="seeded random variation of the prosody")
+    emotion_seed: int = Field(0, description="seed for emotion_random: the same seed gives the same audio")
+
+
+class ResolveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(..., description="an emotion description, e.g. '有点难过' or 'excited and a little scared'")
 
 
 class APIError(Exception):
@@ -259,6 +282,7 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
             message, param = _describe_validation(exc.errors())
             raise APIError(400, message, param=param, code="invalid_value") from None
         _check_request(req, max_chars, fail)
+        emotion = await to_thread.run_sync(_emotion_spec, req, fail)  # a reference clip is decoded and measured
         engine = engine_or_503()
         voice = OPENAI_VOICES.get(req.voice, req.voice) if req.voice else settings.engine.default_voice
         if voice not in engine.voices.names:
@@ -269,7 +293,8 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
         try:
             async with admission.slot():
                 result = await to_thread.run_sync(
-                    lambda: engine.synthesize(req.input, voice=voice, speed=req.speed, lang=req.lang))
+                    lambda: engine.synthesize(req.input, voice=voice, speed=req.speed, lang=req.lang,
+                                              emotion=emotion))
         except QueueFull:
             fail("queue_full")
             raise APIError(503, f"the queue is full ({settings.server.max_queue} requests waiting); "
@@ -281,7 +306,8 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
         audio, media_type = await to_thread.run_sync(encode, result.audio, result.sample_rate, req.response_format)
         record = {"source": "api", "model": req.model, "input": req.input, "voice": req.voice,
                   "voice_used": voice, "speed": req.speed, "lang": req.lang,
-                  "response_format": req.response_format}
+                  "response_format": req.response_format,
+                  "emotion": emotion.describe() if emotion is not None else None}
         headers = {"X-Audio-Duration": f"{result.duration_s:.3f}", "X-RTF": f"{result.rtf:.4f}"}
         try:
             saved = await to_thread.run_sync(store.save, result, record)
@@ -293,6 +319,29 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
         ext = "ogg" if req.response_format == "opus" else req.response_format
         headers["Content-Disposition"] = f'inline; filename="speech.{ext}"'
         return Response(audio, media_type=media_type, headers=headers)
+
+    @router.get("/v1/emotions", tags=["emotion"])
+    async def emotions() -> dict[str, Any]:
+        """The eight emotions, the prosody each one asks for at weight 1, and the evidence behind it."""
+        return {"object": "list", "emotions": list(EMOTIONS),
+                "data": [{"id": p.name, "edit": asdict(p.edit), "evidence": p.evidence, "checked": list(p.checked)}
+                         for p in PROFILES.values()]}
+
+    @router.post("/v1/emotion/resolve", tags=["emotion"])
+    async def emotion_resolve(request: Request) -> dict[str, Any]:
+        """Read an emotion description as the speech endpoint's ``emotion_text`` would: the vector and the
+        words that made it (so a client can show it). 400 when no emotion word is found."""
+        body = await _read_json(request)
+        try:
+            req = ResolveRequest.model_validate(body)
+            return resolve_text(req.text).as_dict()
+        except ValidationError as exc:
+            fail("invalid_request", "/v1/emotion/resolve")
+            message, param = _describe_validation(exc.errors())
+            raise APIError(400, message, param=param, code="invalid_value") from None
+        except InputError as exc:
+            fail("invalid_request", "/v1/emotion/resolve")
+            raise APIError(400, str(exc), param="text", code="invalid_value") from None
 
     @router.api_route("/v1/audio/speech", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def speech_wrong_method(request: Request) -> JSONResponse:
@@ -335,6 +384,31 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
         return body
 
     return router
+
+
+def _emotion_spec(req: SpeechRequest, fail):
+    """The request's EmotionSpec (None: the voice's own prosody); 400 with the field on bad input."""
+    reference = None
+    if req.emotion_reference is not None:
+        try:
+            reference = base64.b64decode(req.emotion_reference, validate=True)
+        except (binascii.Error, ValueError):
+            fail("invalid_request")
+            raise APIError(400, "emotion_reference must be base64 of an audio file (WAV, FLAC, OGG or MP3)",
+                           param="emotion_reference", code="invalid_value") from None
+    param = ("emotion_reference" if reference is not None else "emotion_text" if req.emotion_text is not None
+             else "emotion" if req.emotion is not None else "emotion_weight")
+    try:
+        return spec_from_request(vector=req.emotion, text=req.emotion_text, reference=reference,
+                                 weight=req.emotion_weight, random=req.emotion_random, seed=req.emotion_seed)
+    except InputError as exc:
+        fail("invalid_request")
+        message = str(exc)
+        if "seed" in message:
+            param = "emotion_seed"
+        elif "weight" in message:
+            param = "emotion_weight"
+        raise APIError(400, message, param=param, code="invalid_value") from None
 
 
 def _check_request(req: SpeechRequest, max_chars: int, fail) -> None:

@@ -25,6 +25,7 @@ import soundfile as sf
 
 from ..audio import write_audio
 from ..config import Settings
+from ..emotion import EMOTIONS, resolve_text, spec_from_request
 from ..engine import LANGS, SPEED_RANGE, SynthesisResult
 from ..errors import IndexTTSError
 from ..text.vocab import MAX_MODEL_TOKENS
@@ -152,9 +153,13 @@ class _Page:
 
     # -- generation ------------------------------------------------------------------------
     def synthesize(self, text, voice, speed, lang, max_tokens, pause_s, fmt, ui_lang, history, stats,
-                   progress=gr.Progress()):
+                   emo_mode="voice", happy=0.0, angry=0.0, sad=0.0, afraid=0.0, disgusted=0.0, melancholic=0.0,
+                   surprised=0.0, calm=0.0, emo_weight=1.0, emo_text="", emo_reference=None, emo_random=False,
+                   emo_seed=0, progress=gr.Progress()):
         """Speak the text through ``engine.stream`` so progress moves and Stop (``cancels=``) takes
-        effect between segments; ``engine.join`` makes the same clip one ``synthesize`` call would."""
+        effect between segments; ``engine.join`` makes the same clip one ``synthesize`` call would.
+        Emotion: ``emo_mode`` voice | reference (``emo_reference``, an audio file) | vector (the eight
+        values 0-1) | text (``emo_text``), with ``emo_weight`` 0-1, ``emo_random`` and ``emo_seed``."""
         ui_lang = normalize_lang(ui_lang)
         if self.holder.state == "loading":
             raise gr.Error(t(ui_lang, "err_loading"))
@@ -162,14 +167,18 @@ class _Page:
             engine = self.holder.engine
             max_tokens = int(max_tokens)
             count = len(engine.segments(text, lang, max_tokens))
+            emotion = emotion_spec(emo_mode, [happy, angry, sad, afraid, disgusted, melancholic, surprised, calm],
+                                   emo_weight, emo_text, emo_reference, emo_random, emo_seed)
             started, pieces = time.perf_counter(), []
-            for piece in engine.stream(text, voice=voice, speed=float(speed), lang=lang, max_tokens=max_tokens):
+            for piece in engine.stream(text, voice=voice, speed=float(speed), lang=lang, max_tokens=max_tokens,
+                                       emotion=emotion):
                 pieces.append(piece)
                 progress((len(pieces), count), desc=t(ui_lang, "progress_segment", i=len(pieces), n=count))
                 yield _SKIP  # a point where Stop (cancels=) ends the event
             joined = engine.join(pieces, float(pause_s), time.perf_counter() - started)
             request = {"text": text, "voice": voice, "speed": float(speed), "lang": lang,
-                       "max_tokens": max_tokens, "pause_s": float(pause_s), "source": "ui"}
+                       "max_tokens": max_tokens, "pause_s": float(pause_s), "source": "ui",
+                       "emotion": emotion.describe() if emotion is not None else None}
             saved = self.store.save(joined, request, "wav")
             download = self.export(str(saved.audio_path), fmt)
         except IndexTTSError as exc:  # InputError, EngineNotReady: the message is for the user
@@ -220,6 +229,37 @@ class _Page:
 
 
 _SKIP = tuple(gr.skip() for _ in range(8))  # one per output of /synthesize
+EMOTION_MODES = ("voice", "reference", "vector", "text")
+
+
+def emotion_spec(mode, values, weight, text, reference, random, seed):
+    """The page's emotion controls -> an EmotionSpec (None: same as the voice, the default)."""
+    if mode not in EMOTION_MODES:
+        raise IndexTTSError(f"unknown emotion mode {mode!r}; use one of {', '.join(EMOTION_MODES)}")
+    if isinstance(seed, float) and not seed.is_integer():
+        raise IndexTTSError(f"emotion seed must be a whole number, got {seed:g}")
+    common = {"weight": float(weight), "random": bool(random), "seed": int(seed or 0)}
+    if mode == "vector":
+        return spec_from_request(vector=dict(zip(EMOTIONS, (float(v or 0) for v in values))), **common)
+    if mode == "text":
+        return spec_from_request(text=text or "", **common)
+    if mode == "reference":
+        if not reference:
+            raise IndexTTSError("emotion mode 'reference clip' needs an audio clip: upload or record one")
+        return spec_from_request(reference=str(reference), **common)
+    return spec_from_request(**common)
+
+
+def resolved_text(text: str, ui_lang: str) -> str:
+    """The live 'read as' line under the emotion description."""
+    if not (text or "").strip():
+        return t(ui_lang, "emo_resolved_none")
+    try:
+        vector = resolve_text(text).vector.as_dict()
+    except IndexTTSError as exc:
+        return str(exc)
+    shown = ", ".join(f"{t(ui_lang, 'emo_' + name)} {value:.2f}" for name, value in vector.items() if value)
+    return t(ui_lang, "emo_resolved", vector=shown)
 
 
 def pitch_frame(result: SynthesisResult, pause_s: float) -> pd.DataFrame:
@@ -308,8 +348,43 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore) -> gr
                                                                  choices=text_lang_choices(lang))))
                 speed = label(gr.Slider(SPEED_RANGE[0], SPEED_RANGE[1], value=1.0, step=0.05,
                                         label=t(lang0, "speed")), "speed")
-                # Voice cloning (reference upload / microphone) and emotion controls go here when the
-                # engine supports them: add them as inputs of `synthesize` below (later issues).
+                # Voice cloning (reference upload / microphone) goes here when the engine supports it:
+                # add its inputs at the END of `synthesize`'s inputs below (later issues).
+                emo_accordion = gr.Accordion(t(lang0, "emo_accordion"), open=False, elem_id="emotion")
+                label(emo_accordion, "emo_accordion")
+                with emo_accordion:
+                    markdown("emo_help")
+                    emo_mode = gr.Radio([(t(lang0, f"emo_mode_{m}"), m) for m in EMOTION_MODES], value="voice",
+                                        label=t(lang0, "emo_mode"), elem_id="emo-mode")
+                    tr.append((emo_mode, lambda lang: gr.update(
+                        label=t(lang, "emo_mode"), choices=[(t(lang, f"emo_mode_{m}"), m) for m in EMOTION_MODES])))
+                    with gr.Group(visible=False) as emo_vector_group:
+                        emo_sliders = []
+                        for row in (EMOTIONS[:4], EMOTIONS[4:]):
+                            with gr.Row():
+                                for name in row:
+                                    emo_sliders.append(label(gr.Slider(0.0, 1.0, value=0.0, step=0.05,
+                                                                       label=t(lang0, f"emo_{name}"), min_width=120,
+                                                                       elem_id=f"emo-{name}"), f"emo_{name}"))
+                    with gr.Group(visible=False) as emo_text_group:
+                        emo_text = label(gr.Textbox("", label=t(lang0, "emo_text"), lines=1, max_lines=2,
+                                                    placeholder=t(lang0, "emo_text_placeholder"), elem_id="emo-text"),
+                                         "emo_text", placeholder="emo_text_placeholder")
+                        emo_resolved = gr.Markdown(t(lang0, "emo_resolved_none"), elem_id="emo-resolved")
+                    with gr.Group(visible=False) as emo_reference_group:
+                        emo_reference = label(gr.Audio(label=t(lang0, "emo_reference"), type="filepath",
+                                                       sources=["upload", "microphone"], elem_id="emo-reference"),
+                                              "emo_reference")
+                        markdown("emo_reference_info")
+                    emo_weight = label(gr.Slider(0.0, 1.0, value=1.0, step=0.05, label=t(lang0, "emo_weight"),
+                                                 info=t(lang0, "emo_weight_info"), elem_id="emo-weight"),
+                                       "emo_weight", info="emo_weight_info")
+                    with gr.Row():
+                        emo_random = label(gr.Checkbox(False, label=t(lang0, "emo_random"), elem_id="emo-random"),
+                                           "emo_random")
+                        emo_seed = label(gr.Number(0, precision=0, minimum=0, maximum=2**31 - 1,
+                                                   label=t(lang0, "emo_seed"), info=t(lang0, "emo_seed_info"),
+                                                   elem_id="emo-seed"), "emo_seed", info="emo_seed_info")
                 seg_accordion = gr.Accordion(t(lang0, "seg_accordion"), open=True)
                 label(seg_accordion, "seg_accordion")
                 with seg_accordion:
@@ -388,8 +463,17 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore) -> gr
               [text, text_lang, max_tokens, ui_lang], [seg_table], trigger_mode="always_last",
               show_progress="hidden", api_visibility="private")
 
+        emo_mode.change(lambda m: (gr.update(visible=m == "vector"), gr.update(visible=m == "text"),
+                                   gr.update(visible=m == "reference")),
+                        [emo_mode], [emo_vector_group, emo_text_group, emo_reference_group], api_visibility="private",
+                        show_progress="hidden", queue=False)
+        gr.on([emo_text.change, ui_lang.change], resolved_text, [emo_text, ui_lang], [emo_resolved],
+              trigger_mode="always_last", show_progress="hidden", api_visibility="private", queue=False)
+        # New inputs go at the END (with defaults), so existing gradio_client callers keep working.
+        emotion_inputs = [emo_mode, *emo_sliders, emo_weight, emo_text, emo_reference, emo_random, emo_seed]
         gen_event = generate.click(
-            page.synthesize, [text, voice, speed, text_lang, max_tokens, pause, fmt, ui_lang, history, stats],
+            page.synthesize, [text, voice, speed, text_lang, max_tokens, pause, fmt, ui_lang, history, stats,
+                              *emotion_inputs],
             [audio, download, pitch, history, history_df, history_files, stats, status],
             api_name="synthesize", show_progress_on=[audio],
             api_description="Speak the text; returns the wav file, the download in `fmt`, the pitch plot, "
