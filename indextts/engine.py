@@ -23,6 +23,7 @@ from .emotion.apply import emotional_prosody, finish_audio
 from .errors import InputError
 from .model import MAX_TOKENS, SAMPLE_RATE, KokoroModel, Prosody, load_model
 from .text import Frontend, Segment
+from .voice_library import VoiceLibrary, blend
 from .voices import VoiceBank
 from .weights import ensure_weights
 
@@ -94,6 +95,7 @@ class Engine:
         started = time.perf_counter()
         model = load_model(paths.model, paths.config, device=device)
         engine = cls(model, VoiceBank.from_file(paths.voices), Frontend(cfg.max_tokens_per_segment), settings)
+        engine.voices.library = VoiceLibrary(settings.paths.voices)
         if cfg.default_voice not in engine.voices.names:
             raise InputError(f"default_voice {cfg.default_voice!r} is not a voice; available: {engine.voices.names}")
         if warm_up:
@@ -177,6 +179,76 @@ class Engine:
         start, end = speech_bounds(audio, SAMPLE_RATE)
         return SegmentResult(segment.text, segment.lang, segment.phonemes, segment.tokens, audio[start:end],
                              start / SAMPLE_RATE, prosody, time.perf_counter() - started)
+
+    # ------------------------------------------------------------------ voice cloning
+    def clone_voice(self, source, name: str | None = None, save: bool = False, steps: int | None = None,
+                    progress=None) -> dict:
+        """Fit a voice to a reference clip (path, bytes or (sample_rate, array)); returns its description.
+
+        The fit is cached by the processed clip's sha256 (each clip is fitted once). Unsaved, the voice is
+        usable in this process as ``clone-<sha8>``; with ``save`` it is written to the library as ``name``."""
+        from .cloning.fit import FitConfig
+        from .cloning.preprocess import load_reference
+        from .voice_library import check_name
+
+        library = self._library()
+        if save:
+            name = check_name(name or "")
+            if name in self.voices.stock_names or name in library:
+                raise InputError(f"a voice named {name!r} already exists; pick another name")
+        ref = load_reference(source)
+        cfg = FitConfig() if steps is None else FitConfig(steps=int(steps))
+        with self._lock:  # the fit uses the model; concurrent fits of one clip wait, then hit the cache
+            cached = library.cached_fit(ref.sha256)
+            if cached is None:
+                result = self._fitter().fit(ref.audio, ref.sample_rate, cfg, progress)
+                meta = {"kind": "cloned", "base_voice": result.base_voice, "sha256": ref.sha256,
+                        "similarity_base": round(result.similarity_start, 4),
+                        "similarity_fit": round(result.similarity, 4),
+                        "reference_f0_hz": round(result.ref_f0_hz, 1), "fitted_f0_hz": round(result.out_f0_hz, 1),
+                        "fit_s": round(result.fit_s, 2), "steps": result.steps,
+                        "reference_s": round(ref.duration_s, 2), "speech_s": round(ref.speech_s, 2),
+                        "notes": ref.notes}
+                library.store_fit(ref.sha256, result.pack, meta)
+                pack, cached_hit = result.pack, False
+            else:
+                pack, meta = cached
+                cached_hit = True
+        session_name = f"clone-{ref.sha256[:8]}"
+        self.voices.add_transient(session_name, pack)
+        voice = session_name
+        if save:
+            library.save(name, pack, meta, ref.audio, ref.sample_rate)
+            voice = name
+        return {**meta, "voice": voice, "cached": cached_hit, "saved": bool(save)}
+
+    def save_voice(self, voice: str, name: str) -> dict:
+        """Save an unsaved clone (``clone-...``) or copy any voice into the library as ``name``."""
+        pack = self.voices.pack(voice)
+        if name in self.voices.stock_names:
+            raise InputError(f"{name!r} is a stock voice name; pick another name")
+        meta = {"kind": "cloned", "source_voice": voice}
+        return self._library().save(name, pack, meta)
+
+    def blend_voices(self, a: str, b: str, weight_b: float, name: str) -> dict:
+        """Save ``(1 - weight_b) * a + weight_b * b`` as a library voice ``name``."""
+        if name in self.voices.stock_names:
+            raise InputError(f"{name!r} is a stock voice name; pick another name")
+        pack = blend(self.voices.pack(a), self.voices.pack(b), float(weight_b))
+        return self._library().save(name, pack, {"kind": "blend", "blend": [a, b], "weight": float(weight_b)})
+
+    def _library(self) -> VoiceLibrary:
+        if self.voices.library is None:
+            self.voices.library = VoiceLibrary(self.settings.paths.voices)
+        return self.voices.library
+
+    def _fitter(self):
+        if getattr(self, "_voice_fitter", None) is None:
+            from .cloning.fit import VoiceFitter
+
+            tokenize = lambda text: self.frontend.segments(text, "en")[0].tokens  # noqa: E731
+            self._voice_fitter = VoiceFitter(self.model, self.voices._packs, tokenize)
+        return self._voice_fitter
 
     def _check_pause(self, pause_s: float | None) -> float:
         pause_s = self.settings.engine.segment_pause_s if pause_s is None else pause_s

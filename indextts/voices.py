@@ -13,8 +13,36 @@ from .errors import InputError
 class VoiceBank:
     """Named voice packs of shape (510, 1, 256); row n-1 is the style for n tokens."""
 
-    def __init__(self, packs: dict[str, torch.Tensor]) -> None:
+    def __init__(self, packs: dict[str, torch.Tensor], library=None) -> None:
         self._packs = {name: pack.reshape(pack.shape[0], -1).float() for name, pack in packs.items()}
+        self.library = library  # VoiceLibrary of saved (cloned/blended) voices, or None
+        self._transient: dict[str, torch.Tensor] = {}  # unsaved clones of this process
+
+    @property
+    def stock_names(self) -> list[str]:
+        return sorted(self._packs)
+
+    def kind(self, name: str) -> str | None:
+        if name in self._packs:
+            return "stock"
+        if name in self._transient:
+            return "session"
+        if self.library is not None and name in self.library:
+            return "cloned"
+        return None
+
+    def pack(self, name: str) -> torch.Tensor:
+        """The (510, 256) pack of a stock, unsaved-clone or saved voice."""
+        if name in self._packs:
+            return self._packs[name]
+        if name in self._transient:
+            return self._transient[name]
+        if self.library is not None and name in self.library:
+            return self.library.pack(name).reshape(-1, 256)
+        raise InputError(f"unknown voice {name!r}; available voices: {', '.join(self.names)}")
+
+    def add_transient(self, name: str, pack: torch.Tensor) -> None:
+        self._transient[name] = pack.reshape(-1, 256).float()
 
     @classmethod
     def from_file(cls, path: Path) -> "VoiceBank":
@@ -22,12 +50,13 @@ class VoiceBank:
 
     @property
     def names(self) -> list[str]:
-        return sorted(self._packs)
+        """Stock voices, then this process's unsaved clones, then the library's saved voices."""
+        saved = self.library.names if self.library is not None else []
+        extra = [n for n in [*sorted(self._transient), *saved] if n not in self._packs]
+        return sorted(self._packs) + list(dict.fromkeys(extra))
 
     def style(self, name: str, n_tokens: int) -> torch.Tensor:
         """The (1, 256) style for an utterance of ``n_tokens`` phoneme tokens."""
-        pack = self._packs.get(name)
-        if pack is None:
-            raise InputError(f"unknown voice {name!r}; available voices: {', '.join(self.names)}")
+        pack = self.pack(name)
         row = min(max(n_tokens, 1), pack.shape[0]) - 1
         return pack[row : row + 1]

@@ -5,6 +5,9 @@
 # DIE_PREFIX (default "error") starts every fatal message: start_app.sh sets STARTUP_FAILED.
 
 TORCH_PIN="torch==2.13.0"
+# Installed with --no-deps: its declared dependency 'webrtcvad' does not build here (requirements.txt has
+# webrtcvad-wheels, librosa and scipy instead). Voice cloning loads its speaker-encoder weights.
+NODEPS_PINS=("resemblyzer==0.1.4")
 VENV_DIR="${INDEXTTS_VENV:-.venv}"
 
 die() { echo "${DIE_PREFIX:-error}: $*" >&2; exit 1; }
@@ -16,7 +19,7 @@ bootstrap_venv() {
     local stamp_file="$VENV_DIR/.stamp-$(echo "$*" | tr ' /' '+_')" want have="" py_version
     py_version=$(python3 -c 'import sys; print(sys.version.split()[0])') \
         || die "python3 does not run; reinstall it (apt-get install -y python3)"
-    want=$( { echo "$TORCH_PIN"; echo "python $py_version"; cat "$@"; } | sha256sum | cut -d' ' -f1)
+    want=$( { echo "$TORCH_PIN"; echo "${NODEPS_PINS[*]}"; echo "python $py_version"; cat "$@"; } | sha256sum | cut -d' ' -f1)
     [ -f "$stamp_file" ] && have=$(cat "$stamp_file")
     if [ "$want" = "$have" ] && "$VENV_DIR/bin/python" -c '' >/dev/null 2>&1; then
         return 0
@@ -34,5 +37,6 @@ bootstrap_venv() {
     local req args=()
     for req in "$@"; do args+=(-r "$req"); done
     "${pip[@]}" "${args[@]}" || die "could not install the pinned requirements ($*); see pip's message above"
+    "${pip[@]}" --no-deps "${NODEPS_PINS[@]}" || die "could not install ${NODEPS_PINS[*]}; see pip's message above"
     echo "$want" > "$stamp_file.tmp" && mv -f "$stamp_file.tmp" "$stamp_file"
 }

@@ -258,9 +258,65 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
         engine = engine_or_503()
         return {"object": "list",
                 "default": settings.engine.default_voice,
-                "voices": [{"id": name, "name": name, "kind": "stock"} for name in engine.voices.names],
+                "voices": [_voice_entry(engine, name) for name in engine.voices.names],
                 "aliases": [{"id": alias, "voice": target, "kind": "openai"}
                             for alias, target in OPENAI_VOICES.items()]}
+
+    @router.post("/v1/voices", tags=["voices"])
+    async def create_voice(request: Request) -> dict[str, Any]:
+        """Clone a voice: multipart form with ``file`` (a reference clip, 2-15 s of speech is used) and
+        ``name`` (optional ``steps``, default the app's); fits (seconds; cached per clip), saves to the library, returns the voice. 400: bad clip/name."""
+        engine = engine_or_503()
+        try:
+            form = await request.form(max_files=1, max_fields=8)
+        except Exception as exc:  # malformed multipart bodies raise several parser errors
+            raise APIError(400, f"send multipart/form-data with 'file' and 'name' ({exc})", code="invalid_value") from None
+        upload, name = form.get("file"), form.get("name")
+        if upload is None or isinstance(upload, str):
+            raise APIError(400, "'file' (the reference clip) is required", param="file", code="invalid_value")
+        if not isinstance(name, str) or not name.strip():
+            raise APIError(400, "'name' is required", param="name", code="invalid_value")
+        steps = form.get("steps")
+        if steps is not None and (not isinstance(steps, str) or not steps.isdigit() or not 1 <= int(steps) <= 200):
+            raise APIError(400, f"'steps' must be a whole number 1-200, got {steps!r}", param="steps", code="invalid_value")
+        data = await upload.read()
+        if len(data) > settings.server.max_upload_mb * 2**20:
+            raise APIError(413, f"the clip is larger than {settings.server.max_upload_mb} MB", code="request_too_large")
+        try:
+            async with admission.slot():
+                info = await to_thread.run_sync(lambda: engine.clone_voice(
+                    data, name=name.strip(), save=True, steps=int(steps) if steps else None))
+        except QueueFull:
+            raise APIError(503, "the queue is full; try again shortly", code="queue_full",
+                           headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+        except InputError as exc:
+            fail("invalid_request", "/v1/voices")
+            raise APIError(400, str(exc), param="file", code="invalid_value") from None
+        return {"id": info["voice"], "object": "voice", **info}
+
+    @router.post("/v1/voices/blend", tags=["voices"])
+    async def blend_voice(request: Request) -> dict[str, Any]:
+        """JSON {"a", "b", "weight" (0-1, share of b), "name"}: saves the blend as a library voice."""
+        engine = engine_or_503()
+        body = await _read_json(request)
+        try:
+            meta = await to_thread.run_sync(lambda: engine.blend_voices(
+                str(body.get("a", "")), str(body.get("b", "")), float(body.get("weight", 0.5)), str(body.get("name", ""))))
+        except (InputError, TypeError, ValueError) as exc:
+            raise APIError(400, str(exc), code="invalid_value") from None
+        return {"id": meta["name"], "object": "voice", **meta}
+
+    @router.delete("/v1/voices/{name}", tags=["voices"])
+    async def delete_voice(name: str) -> dict[str, Any]:
+        """Delete a saved voice (stock voices cannot be deleted)."""
+        engine = engine_or_503()
+        if name in engine.voices.stock_names:
+            raise APIError(400, f"{name!r} is a stock voice and cannot be deleted", code="invalid_value")
+        try:
+            await to_thread.run_sync(engine.voices.library.delete, name)
+        except InputError as exc:
+            raise APIError(404, str(exc), code="not_found") from None
+        return {"id": name, "object": "voice", "deleted": True}
 
     @router.post(
         "/v1/audio/speech",
@@ -409,6 +465,18 @@ def _emotion_spec(req: SpeechRequest, fail):
         elif "weight" in message:
             param = "emotion_weight"
         raise APIError(400, message, param=param, code="invalid_value") from None
+
+
+def _voice_entry(engine, name: str) -> dict[str, Any]:
+    kind_of = getattr(engine.voices, "kind", None)  # a bank without a library knows stock voices only
+    kind = (kind_of(name) if kind_of else None) or "stock"
+    entry: dict[str, Any] = {"id": name, "name": name, "kind": kind}
+    if kind == "cloned" and getattr(engine.voices, "library", None) is not None:
+        meta = engine.voices.library.meta(name)
+        entry["kind"] = "blend" if meta.get("kind") == "blend" else "cloned"
+        entry.update({k: meta[k] for k in ("base_voice", "similarity_fit", "reference_f0_hz", "created", "blend",
+                                           "weight") if k in meta})
+    return entry
 
 
 def _check_request(req: SpeechRequest, max_chars: int, fail) -> None:

@@ -96,6 +96,41 @@ EN: dict[str, str] = {
     "progress_segment": "segment {i} of {n}",
     "err_loading": "The model is still loading; try again in a few seconds.",
     "err_internal": "Generation failed unexpectedly ({error}); the details are in the server log.",
+    # voice cloning and the voice library
+    "clone_accordion": "Voice cloning (reference clip)",
+    "clone_ref": "Reference clip: upload or record 5-15 s of one speaker",
+    "clone_button": "Clone",
+    "clone_result": "Cloned as **{voice}** (closest stock voice {base}; speaker similarity {sim_base} → {sim}; "
+                    "pitch {f0_ref} Hz in the clip, {f0_out} Hz in the clone; fit {fit_s} s{cached}). "
+                    "It is selected in the voice list; give it a name and Save to keep it.",
+    "clone_cached": ", reused: this clip was fitted before",
+    "clone_no_ref": "Upload or record a reference clip first.",
+    "clone_progress": "Fitting the voice",
+    "clone_name": "Name for the saved voice",
+    "clone_save": "Save to library",
+    "clone_saved": "Saved as **{name}**.",
+    "clone_nothing": "Clone a voice first.",
+    "clone_note": "**What cloning captures, and what it does not.** Kokoro has no cloning model: the clip is "
+                  "turned into one of Kokoro's own 256-number voice styles, fitted to match the clip's overall "
+                  "timbre and pitch level (measured with a speaker-recognition model). It gets the voice *in the "
+                  "direction* of the reference (on unseen test voices about 0.8 speaker similarity, against ~0.7 for "
+                  "the best stock voice), but not the exact identity: accent, speaking rhythm, emotion, microphone "
+                  "and room are not copied, and the result sounds like a Kokoro voice. Only clone voices you have "
+                  "permission to use.",
+    "lib_accordion": "Voice library",
+    "lib_voice": "Saved voice",
+    "lib_new_name": "New name",
+    "lib_rename": "Rename",
+    "lib_delete": "Delete",
+    "lib_export": "Export (.zip)",
+    "lib_import_file": "Import a voice (.zip)",
+    "lib_import": "Import",
+    "lib_done": "Done: {what}.",
+    "blend_a": "Voice A",
+    "blend_b": "Voice B",
+    "blend_weight": "Share of voice B",
+    "blend_name": "Name of the blend",
+    "blend_button": "Blend and save",
     "err_no_output": "Generate something first.",
 }
 
@@ -179,6 +214,39 @@ ZH: dict[str, str] = {
     "progress_segment": "第 {i} 段，共 {n} 段",
     "err_loading": "模型仍在加载，请几秒后再试。",
     "err_internal": "生成意外失败（{error}），详情见服务器日志。",
+    # voice cloning and the voice library
+    "clone_accordion": "声音克隆（参考音频）",
+    "clone_ref": "参考音频：上传或录制同一说话人的 5-15 秒语音",
+    "clone_button": "克隆",
+    "clone_result": "已克隆为 **{voice}**（最接近的内置声音 {base}；说话人相似度 {sim_base} → {sim}；"
+                    "参考音高 {f0_ref} Hz，克隆音高 {f0_out} Hz；拟合 {fit_s} 秒{cached}）。"
+                    "已在声音列表中选中；起个名字并保存即可保留。",
+    "clone_cached": "，复用：此音频之前已拟合过",
+    "clone_no_ref": "请先上传或录制参考音频。",
+    "clone_progress": "正在拟合声音",
+    "clone_name": "保存的声音名称",
+    "clone_save": "保存到声音库",
+    "clone_saved": "已保存为 **{name}**。",
+    "clone_nothing": "请先克隆一个声音。",
+    "clone_note": "**克隆能做到什么、做不到什么。** Kokoro 本身没有克隆模型：参考音频会被转换成 Kokoro 自己的 "
+                  "256 维声音风格，拟合目标是音频的整体音色和音高水平（用说话人识别模型衡量）。结果会*接近*参考声音"
+                  "（在未参与调参的测试声音上说话人相似度约 0.8，最接近的内置声音约 0.7），但不是完全相同的身份："
+                  "口音、说话节奏、情绪、麦克风和房间声学都不会被复制，听起来仍是 Kokoro 的声音。"
+                  "请只克隆你有权使用的声音。",
+    "lib_accordion": "声音库",
+    "lib_voice": "已保存的声音",
+    "lib_new_name": "新名称",
+    "lib_rename": "重命名",
+    "lib_delete": "删除",
+    "lib_export": "导出（.zip）",
+    "lib_import_file": "导入声音（.zip）",
+    "lib_import": "导入",
+    "lib_done": "完成：{what}。",
+    "blend_a": "声音 A",
+    "blend_b": "声音 B",
+    "blend_weight": "声音 B 的比例",
+    "blend_name": "混合声音的名称",
+    "blend_button": "混合并保存",
     "err_no_output": "请先生成语音。",
 }
 

@@ -197,6 +197,82 @@ class _Page:
                history_table(history, ui_lang), [h.wav_path for h in history], stats,
                self.status_line(ui_lang, stats))
 
+    # -- voice cloning and the library -------------------------------------------------------
+    def voice_lists(self, selected: str | None) -> list[dict]:
+        """Updates for [voice dropdown, library voice, blend A, blend B]."""
+        voices = self.holder.engine.voices
+        names = voices.names
+        saved = voices.library.names if voices.library is not None else []
+        value = selected if selected in names else self.settings.engine.default_voice
+        return [gr.update(choices=names, value=value), gr.update(choices=saved, value=saved[0] if saved else None),
+                gr.update(choices=names), gr.update(choices=names)]
+
+    def clone(self, ref_path, ui_lang, current, progress=gr.Progress()):
+        """Fit a voice to the clip (cached per clip); select it in the voice list."""
+        ui_lang = normalize_lang(ui_lang)
+        if not ref_path:
+            raise gr.Error(t(ui_lang, "clone_no_ref"))
+        try:
+            desc = t(ui_lang, "clone_progress")
+            info = self.holder.engine.clone_voice(
+                ref_path, progress=lambda frac, msg: progress(frac, desc=f"{desc}: {msg}"))
+        except IndexTTSError as exc:
+            raise gr.Error(str(exc)) from None
+        except Exception as exc:  # never a stack trace on the page; the log has it
+            log.exception("cloning failed")
+            raise gr.Error(t(ui_lang, "err_internal", error=type(exc).__name__)) from None
+        message = t(ui_lang, "clone_result", voice=info["voice"], base=info["base_voice"],
+                    sim_base=f"{info['similarity_base']:.2f}", sim=f"{info['similarity_fit']:.2f}",
+                    f0_ref=f"{info['reference_f0_hz']:.0f}", f0_out=f"{info['fitted_f0_hz']:.0f}",
+                    fit_s=f"{info['fit_s']:.0f}", cached=t(ui_lang, "clone_cached") if info["cached"] else "")
+        return (message, info["voice"], *self.voice_lists(info["voice"]))
+
+    def save_clone(self, cloned, name, ui_lang, current):
+        ui_lang = normalize_lang(ui_lang)
+        if not cloned:
+            raise gr.Error(t(ui_lang, "clone_nothing"))
+        try:
+            meta = self.holder.engine.save_voice(cloned, (name or "").strip())
+        except IndexTTSError as exc:
+            raise gr.Error(str(exc)) from None
+        return (t(ui_lang, "clone_saved", name=meta["name"]), *self.voice_lists(meta["name"]))
+
+    def library_action(self, action, target, new_name, ui_lang, current):
+        ui_lang = normalize_lang(ui_lang)
+        new_name = (new_name or "").strip()
+        try:
+            library = self.holder.engine.voices.library
+            file_out = gr.update()
+            if action == "rename":
+                library.rename(target or "", new_name)
+                done, current = f"{target} -> {new_name}", new_name if current == target else current
+            elif action == "delete":
+                library.delete(target or "")
+                done = f"{target} deleted"
+            elif action == "export":
+                data = library.export_zip(target or "")
+                path = Path(self.store.root) / "voice-exports" / f"{target}.zip"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+                done, file_out = f"{target}.zip", str(path)
+            else:  # import
+                if not target:
+                    raise gr.Error(t(ui_lang, "lib_import_file"))
+                name = library.import_zip(Path(target).read_bytes(), new_name or None)
+                done, current = f"{name} imported", name
+        except IndexTTSError as exc:
+            raise gr.Error(str(exc)) from None
+        return (t(ui_lang, "lib_done", what=done), file_out, *self.voice_lists(current))
+
+    def blend(self, a, b, weight, name, ui_lang, current):
+        ui_lang = normalize_lang(ui_lang)
+        try:
+            meta = self.holder.engine.blend_voices(a or "", b or "", float(weight), (name or "").strip())
+        except IndexTTSError as exc:
+            raise gr.Error(str(exc)) from None
+        what = f"{meta['name']} = {1 - float(weight):.2f} x {a} + {float(weight):.2f} x {b}"
+        return (t(ui_lang, "lib_done", what=what), *self.voice_lists(meta["name"]))
+
     def export(self, wav_path: str | None, fmt: str) -> str | None:
         """The current output in the chosen download format, written beside it (same name)."""
         if not wav_path:
@@ -348,8 +424,52 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore) -> gr
                                                                  choices=text_lang_choices(lang))))
                 speed = label(gr.Slider(SPEED_RANGE[0], SPEED_RANGE[1], value=1.0, step=0.05,
                                         label=t(lang0, "speed")), "speed")
-                # Voice cloning (reference upload / microphone) goes here when the engine supports it:
-                # add its inputs at the END of `synthesize`'s inputs below (later issues).
+                # Voice cloning: its result is a voice in the `voice` dropdown (no extra /synthesize inputs).
+                clone_acc = gr.Accordion(t(lang0, "clone_accordion"), open=False, elem_id="clone")
+                label(clone_acc, "clone_accordion")
+                with clone_acc:
+                    markdown("clone_note")
+                    clone_ref = label(gr.Audio(sources=["upload", "microphone"], type="filepath",
+                                               label=t(lang0, "clone_ref"), elem_id="clone-ref"), "clone_ref")
+                    clone_btn = gr.Button(t(lang0, "clone_button"), elem_id="clone-button")
+                    tr.append((clone_btn, lambda lang: gr.update(value=t(lang, "clone_button"))))
+                    clone_msg = gr.Markdown("", elem_id="clone-result")
+                    cloned = gr.State(None)  # the unsaved clone's voice name
+                    with gr.Row():
+                        clone_name = label(gr.Textbox(label=t(lang0, "clone_name"), max_lines=1, scale=3,
+                                                      elem_id="clone-name"), "clone_name")
+                        clone_save = gr.Button(t(lang0, "clone_save"), scale=1, elem_id="clone-save")
+                        tr.append((clone_save, lambda lang: gr.update(value=t(lang, "clone_save"))))
+                    lib_acc = gr.Accordion(t(lang0, "lib_accordion"), open=False)
+                    label(lib_acc, "lib_accordion")
+                    with lib_acc:
+                        with gr.Row():
+                            lib_voice = label(gr.Dropdown([], label=t(lang0, "lib_voice"), allow_custom_value=True,
+                                                          elem_id="lib-voice"), "lib_voice")
+                            lib_new = label(gr.Textbox(label=t(lang0, "lib_new_name"), max_lines=1), "lib_new_name")
+                        with gr.Row():
+                            lib_rename = gr.Button(t(lang0, "lib_rename"))
+                            lib_delete = gr.Button(t(lang0, "lib_delete"), variant="stop")
+                            lib_export = gr.Button(t(lang0, "lib_export"))
+                            for button, key in ((lib_rename, "lib_rename"), (lib_delete, "lib_delete"),
+                                                (lib_export, "lib_export")):
+                                tr.append((button, lambda lang, key=key: gr.update(value=t(lang, key))))
+                        lib_file = label(gr.File(label=t(lang0, "lib_import_file"), file_types=[".zip"],
+                                                 elem_id="lib-file"), "lib_import_file")
+                        lib_import = gr.Button(t(lang0, "lib_import"))
+                        tr.append((lib_import, lambda lang: gr.update(value=t(lang, "lib_import"))))
+                        with gr.Row():
+                            blend_a = label(gr.Dropdown([], label=t(lang0, "blend_a"), allow_custom_value=True),
+                                            "blend_a")
+                            blend_b = label(gr.Dropdown([], label=t(lang0, "blend_b"), allow_custom_value=True),
+                                            "blend_b")
+                            blend_w = label(gr.Slider(0.0, 1.0, value=0.5, step=0.05, label=t(lang0, "blend_weight")),
+                                            "blend_weight")
+                        with gr.Row():
+                            blend_name = label(gr.Textbox(label=t(lang0, "blend_name"), max_lines=1), "blend_name")
+                            blend_btn = gr.Button(t(lang0, "blend_button"))
+                            tr.append((blend_btn, lambda lang: gr.update(value=t(lang, "blend_button"))))
+                        lib_msg = gr.Markdown("")
                 emo_accordion = gr.Accordion(t(lang0, "emo_accordion"), open=False, elem_id="emotion")
                 label(emo_accordion, "emo_accordion")
                 with emo_accordion:
@@ -498,6 +618,21 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore) -> gr
                 return holder.engine.voices.names
             except EngineNotReady as exc:
                 raise gr.Error(str(exc)) from None
+
+        # voice cloning and the library: the voice lists follow every change
+        voice_lists = [voice, lib_voice, blend_a, blend_b]
+        clone_btn.click(page.clone, [clone_ref, ui_lang, voice], [clone_msg, cloned, *voice_lists],
+                        api_name="clone_voice", show_progress_on=[clone_msg],
+                        api_description="Clone a voice from a reference clip; returns the message, the voice name "
+                        "(usable as `voice` in /synthesize) and the voice lists.")
+        clone_save.click(page.save_clone, [cloned, clone_name, ui_lang, voice], [clone_msg, *voice_lists],
+                         api_visibility="private")
+        for action, button, target in (("rename", lib_rename, lib_voice), ("delete", lib_delete, lib_voice),
+                                       ("export", lib_export, lib_voice), ("import", lib_import, lib_file)):
+            button.click(page.library_action, [gr.State(action), target, lib_new, ui_lang, voice],
+                         [lib_msg, lib_file, *voice_lists], api_visibility="private")
+        blend_btn.click(page.blend, [blend_a, blend_b, blend_w, blend_name, ui_lang, voice],
+                        [lib_msg, *voice_lists], api_visibility="private")
 
         gr.api(preview_segments, api_name="preview_segments")
         gr.api(voices, api_name="voices", concurrency_limit=None)

@@ -1,0 +1,104 @@
+"""Reference voices for the cloning benchmark, made by non-Kokoro engines and transforms.
+
+Two disjoint sets, fixed before any tuning:
+- HELD_OUT: the benchmark. The method was never tuned on these.
+- TUNING: what the fitting method (steps, weights, init) was tuned on.
+
+Each voice speaks FIT_TEXT (the ~10 s reference clip a user would upload) and EVAL_TEXTS (held-out
+sentences: the clone speaks these, and similarity is measured against the reference voice saying them).
+Needs: espeak-ng, festival (+ festvox-kallpc16k, festvox-us-slt-hts), sox (apt), hibari-tts (pip).
+
+    python bench/cloning_refs.py            # writes bench/out/cloning_refs/<voice>/{fit,eval0..}.wav
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+OUT = Path(__file__).resolve().parent / "out" / "cloning_refs"
+
+FIT_TEXT = ("The old lighthouse keeper climbed the stairs every evening. He checked the lamp, wiped the "
+            "windows, and wrote a short note in his journal about the weather and the passing ships.")
+EVAL_TEXTS = [
+    "Please remember to water the plants while I am away next week.",
+    "A gentle breeze carried the smell of fresh bread across the market square.",
+    "Nobody expected the small team to finish the project two days early.",
+]
+
+# name -> (engine, spec, sox effects applied after). Decided before tuning; never tune on HELD_OUT.
+HELD_OUT = {
+    "hibari-heart": ("hibari", "heart", []),
+    "espeak-us-m3": ("espeak", "en-us+m3", []),
+    "espeak-us-f2": ("espeak", "en-us+f2", []),
+    "festival-kal": ("festival", "voice_kal_diphone", []),
+    "festival-slt": ("festival", "voice_cmu_us_slt_arctic_hts", []),
+    "kal-pitch-down4": ("festival", "voice_kal_diphone", ["pitch", "-400"]),
+    "heart-formant-down": ("hibari", "heart", ["speed", "0.87", "tempo", "1.149"]),
+}
+TUNING = {
+    "espeak-gb-m1": ("espeak", "en-gb+m1", []),
+    "espeak-us-f4": ("espeak", "en-us+f4", []),
+    "heart-pitch-up3": ("hibari", "heart", ["pitch", "300"]),
+    "slt-formant-up": ("festival", "voice_cmu_us_slt_arctic_hts", ["speed", "1.1", "tempo", "0.909"]),
+    "espeak-rp-klatt": ("espeak", "en-gb-x-rp+klatt", []),
+}
+
+
+def _hibari(text: str, spec: str) -> tuple[np.ndarray, int]:
+    from hibari import Hibari
+
+    tts = _hibari_cache.setdefault(spec, Hibari(voice=spec))
+    return np.asarray(tts(text), dtype=np.float32), tts.sample_rate
+
+
+_hibari_cache: dict = {}
+
+
+def speak(engine: str, spec: str, text: str, effects: list[str]) -> tuple[np.ndarray, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        raw, out = Path(tmp) / "raw.wav", Path(tmp) / "out.wav"
+        if engine == "hibari":
+            audio, sr = _hibari(text, spec)
+            sf.write(raw, audio, sr)
+        elif engine == "espeak":
+            subprocess.run(["espeak-ng", "-v", spec, "-w", str(raw), text], check=True)
+        elif engine == "festival":
+            (Path(tmp) / "t.txt").write_text(text)
+            subprocess.run(["text2wave", "-eval", f"({spec})", "-o", str(raw), str(Path(tmp) / "t.txt")],
+                           check=True, capture_output=True)
+        else:
+            raise ValueError(engine)
+        src = raw
+        if effects:
+            subprocess.run(["sox", str(raw), str(out), *effects], check=True)
+            src = out
+        audio, sr = sf.read(src, dtype="float32", always_2d=True)
+        return audio.mean(axis=1), sr
+
+
+def make(names: dict, out: Path = OUT) -> None:
+    for name, (engine, spec, effects) in names.items():
+        folder = out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, text in enumerate([FIT_TEXT, *EVAL_TEXTS]):
+            target = folder / ("fit.wav" if i == 0 else f"eval{i - 1}.wav")
+            if not target.exists():
+                audio, sr = speak(engine, spec, text, effects)
+                sf.write(target, audio, sr)
+        print(name, sf.info(folder / "fit.wav").duration)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--set", choices=("held_out", "tuning", "all"), default="all")
+    args = parser.parse_args()
+    if args.set in ("tuning", "all"):
+        make(TUNING)
+    if args.set in ("held_out", "all"):
+        make(HELD_OUT)

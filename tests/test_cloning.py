@@ -1,0 +1,174 @@
+"""Voice cloning: reference checks, fitting, the fit cache, the voice library, API and page."""
+
+from __future__ import annotations
+
+import io
+import time
+import wave
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from indextts.cloning.preprocess import load_reference
+from indextts.errors import InputError
+from indextts.voice_library import VoiceLibrary, blend, check_name
+
+SR = 24000
+
+
+@pytest.fixture(scope="module")
+def speech_clip(tmp_path_factory) -> tuple:
+    """~8 s of a non-Kokoro engine's voice (hibari), written as a 44.1 kHz stereo FLAC."""
+    from hibari import Hibari
+
+    tts = Hibari()
+    audio = np.asarray(tts("The old keeper climbed the stairs every evening. He checked the lamp and wrote "
+                           "a short note about the weather and the passing ships."), dtype=np.float32)
+    import soxr
+
+    audio44 = soxr.resample(audio, tts.sample_rate, 44100)
+    path = tmp_path_factory.mktemp("clip") / "ref.flac"
+    sf.write(path, np.stack([audio44, audio44 * 0.8], axis=1), 44100)
+    return path, audio
+
+
+def tone(seconds: float, amp: float = 0.3, sr: int = SR) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (amp * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+
+# ---------------------------------------------------------------- preprocessing
+def test_reference_is_mono_24k_trimmed_and_normalised(speech_clip):
+    ref = load_reference(speech_clip[0])
+    assert ref.sample_rate == SR and ref.audio.ndim == 1 and 5 < ref.duration_s <= 15
+    assert ref.speech_s >= 2 and np.abs(ref.audio).max() <= 0.97 and len(ref.sha256) == 64
+    assert load_reference(speech_clip[0].read_bytes()).sha256 == ref.sha256  # bytes == path
+
+
+def test_long_clip_keeps_the_best_15_s(speech_clip):
+    _, audio = speech_clip
+    long = np.concatenate([audio] * 6 + [np.zeros(SR * 20, np.float32)])
+    ref = load_reference((SR, long))
+    assert ref.duration_s <= 15.0 + 1e-6 and any("15 s" in n for n in ref.notes)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: sf.write(p, np.zeros(SR * 5, np.float32), SR), "silent"),
+    (lambda p: sf.write(p, tone(1.0), SR), "only 1.0 s of speech"),
+    (lambda p: sf.write(p, np.clip(tone(4.0, amp=3.0), -1, 1), SR), "clipped"),
+    (lambda p: p.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt garbage"), "could not be read as audio"),
+    (lambda p: p.write_text("hello, I am a text file"), "could not be read as audio"),
+    (lambda p: sf.write(p, np.zeros(0, np.float32), SR), "empty"),
+])
+def test_bad_clips_are_rejected_with_a_clear_message(tmp_path, make, message):
+    path = tmp_path / "clip.wav"
+    make(path)
+    with pytest.raises(InputError, match=message):
+        load_reference(path)
+
+
+def test_nan_audio_is_rejected():
+    audio = tone(4.0)
+    audio[100] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        load_reference((SR, audio))
+
+
+# ---------------------------------------------------------------- library
+def test_library_round_trips_and_rejects_bad_names(tmp_path):
+    lib = VoiceLibrary(tmp_path / "voices")
+    pack = torch.randn(510, 1, 256)
+    lib.save("alice", pack, {"kind": "cloned"}, tone(2.0))
+    assert lib.names == ["alice"] and torch.equal(lib.pack("alice"), pack)
+    with pytest.raises(InputError, match="already exists"):
+        lib.save("alice", pack, {})
+    lib.rename("alice", "bob")
+    assert lib.names == ["bob"] and lib.meta("bob")["name"] == "bob"
+    data = lib.export_zip("bob")
+    assert lib.import_zip(data, "carol") == "carol" and torch.equal(lib.pack("carol"), pack)
+    assert (tmp_path / "voices" / "carol" / "reference.wav").is_file()
+    mixed = blend(lib.pack("bob"), torch.zeros(510, 1, 256), 0.25)
+    assert torch.allclose(mixed, 0.75 * pack)
+    lib.delete("bob")
+    assert lib.names == ["carol"]
+    for bad in ("../evil", "a/b", "", ".hidden", "x" * 41, "..", "a\\b"):
+        with pytest.raises(InputError, match="invalid voice name"):
+            check_name(bad)
+    with pytest.raises(InputError, match="not a valid .zip"):
+        lib.import_zip(b"not a zip", "dave")
+    with pytest.raises(InputError, match="blend weight"):
+        blend(pack, pack, 1.5)
+
+
+# ---------------------------------------------------------------- fitting (model)
+@pytest.fixture()
+def cloning_engine(engine, tmp_path):
+    old = engine.voices.library
+    engine.voices.library = VoiceLibrary(tmp_path / "voices")
+    yield engine
+    engine.voices.library = old
+
+
+def test_fit_beats_the_best_stock_voice_and_is_cached(cloning_engine, speech_clip):
+    engine = cloning_engine
+    started = time.perf_counter()
+    info = engine.clone_voice(speech_clip[0], steps=6)
+    first = time.perf_counter() - started
+    assert not info["cached"] and info["voice"].startswith("clone-")
+    assert info["base_voice"] in engine.voices.stock_names
+    assert info["similarity_fit"] > info["similarity_base"], info  # above the closest stock voice
+    result = engine.synthesize("Testing the cloned voice.", voice=info["voice"], lang="en")
+    assert result.duration_s > 0.8 and np.isfinite(result.audio).all()
+    started = time.perf_counter()
+    again = engine.clone_voice(speech_clip[0], name="keeper", save=True, steps=6)
+    assert again["cached"] and time.perf_counter() - started < min(5.0, first / 2)
+    assert again["voice"] == "keeper" and "keeper" in engine.voices.names
+    assert engine.voices.kind("keeper") == "cloned"
+    assert torch.allclose(engine.voices.style("keeper", 20), engine.voices.style(info["voice"], 20))
+    mixed = engine.blend_voices("keeper", "jm_kumo", 0.5, "half")
+    assert mixed["kind"] == "blend" and "half" in engine.voices.names
+    with pytest.raises(InputError, match="already exists"):
+        engine.clone_voice(speech_clip[0], name="keeper", save=True, steps=6)
+
+
+# ---------------------------------------------------------------- API and page (real app)
+def test_api_create_list_speak_delete(live_server, speech_clip):
+    url = live_server.url
+    with open(speech_clip[0], "rb") as fh:
+        r = httpx.post(f"{url}/v1/voices", files={"file": ("ref.flac", fh, "audio/flac")},
+                       data={"name": "api_voice", "steps": "4"}, timeout=300)
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == "api_voice"
+    listed = {v["id"]: v for v in httpx.get(f"{url}/v1/voices").json()["voices"]}
+    assert listed["api_voice"]["kind"] == "cloned" and listed["jm_kumo"]["kind"] == "stock"
+    speech = httpx.post(f"{url}/v1/audio/speech", json={"input": "Hello from a cloned voice.",
+                                                         "voice": "api_voice", "response_format": "wav"}, timeout=120)
+    assert speech.status_code == 200, speech.text
+    assert sf.info(io.BytesIO(speech.content)).duration > 0.8
+    bad = httpx.post(f"{url}/v1/voices", files={"file": ("x.wav", b"not audio", "audio/wav")},
+                     data={"name": "nope"}, timeout=60)
+    assert bad.status_code == 400 and "could not be read as audio" in bad.json()["error"]["message"]
+    traversal = httpx.post(f"{url}/v1/voices", files={"file": ("ref.flac", speech_clip[0].read_bytes())},
+                           data={"name": "../x"}, timeout=60)
+    assert traversal.status_code == 400 and "invalid voice name" in traversal.json()["error"]["message"]
+    assert httpx.delete(f"{url}/v1/voices/api_voice").status_code == 200
+    assert httpx.delete(f"{url}/v1/voices/api_voice").status_code == 404
+    assert httpx.delete(f"{url}/v1/voices/jm_kumo").status_code == 400
+
+
+def test_page_clones_through_gradio_client(live_server, speech_clip):
+    from gradio_client import Client, handle_file
+
+    client = Client(live_server.url + "/", verbose=False)
+    # the API test fitted this clip already (same server): the page reuses the cached fit
+    result = client.predict(handle_file(str(speech_clip[0])), "en", "jm_kumo", api_name="/clone_voice")
+    import re
+
+    message = result[0]
+    found = re.search(r"\*\*(clone-[0-9a-f]{8})\*\*", message)
+    assert found and "similarity" in message and "reused" in message, message
+    voice = found.group(1)
+    assert voice in client.predict(api_name="/voices")
