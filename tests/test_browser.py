@@ -83,3 +83,39 @@ def test_generate_play_download_and_switch_language(live_server, browser, tmp_pa
         expect(page.locator("#status-line")).to_contain_text("就绪")
     finally:
         context.close()
+
+
+def test_upload_an_emotion_reference_and_generate(live_server, browser, tmp_path):
+    """Upload a reference clip (here: real speech from the app's own API) in the page and generate with it."""
+    import httpx
+    from playwright.sync_api import expect
+
+    from indextts.server.i18n import t
+
+    reference = tmp_path / "reference.wav"
+    reply = httpx.post(live_server.url + "/v1/audio/speech", timeout=120,
+                       json={"input": "What a wonderful surprise, I can hardly believe it!", "response_format": "wav"})
+    reply.raise_for_status()
+    reference.write_bytes(reply.content)
+
+    context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1400})
+    page = context.new_page()
+    try:
+        page.goto(live_server.url + "/")
+        expect(page.locator("#status-line")).to_contain_text("ready", timeout=30_000)
+        page.locator("#text-input textarea").fill("The train leaves at noon.")
+        page.locator("#emotion").get_by_text(t("en", "emo_accordion")).first.click()
+        page.locator("#emo-mode").get_by_text(t("en", "emo_mode_reference")).click()
+        page.locator("#emo-reference input[type=file]").set_input_files(str(reference))
+        expect(page.locator("#emo-reference audio")).not_to_have_count(0, timeout=20_000)  # the upload is shown
+        page.locator("#generate").click()
+        player = page.locator("#output-audio audio[src^='blob:']")
+        expect(player).to_have_count(1, timeout=120_000)
+        duration = player.evaluate(
+            "a => new Promise(ok => a.readyState >= 1 ? ok(a.duration)"
+            " : a.addEventListener('loadedmetadata', () => ok(a.duration), {once: true}))")
+        assert 0.8 < duration < 6.0, duration
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "ui-emotion-reference.png"), full_page=True)
+    finally:
+        context.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import time
-import wave
 
 import httpx
 import numpy as np

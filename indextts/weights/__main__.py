@@ -16,7 +16,6 @@ from . import cron, distribution
 from .distribution import describe_expiry, format_time, utcnow
 from .ensure import EntryStatus, default_cache_hub, ensure_all, manifest_path_for, status
 from .errors import WeightsError
-from .file_hash import VerificationStamps
 from .manifest import load_manifest, save_manifest
 
 
