@@ -8,6 +8,7 @@ number of callers (CLI, UI, API) can share it. It imports no UI or web code.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -19,11 +20,11 @@ import torch
 from .audio import limit_peak, speech_bounds
 from .config import Settings
 from .emotion import EmotionSpec
-from .emotion.apply import emotional_prosody, finish_audio
+from .emotion.apply import emotional_prosody, finish_audio, voice_shifted
 from .errors import InputError
 from .model import MAX_TOKENS, SAMPLE_RATE, KokoroModel, Prosody, load_model
 from .text import Frontend, Segment
-from .voice_library import VoiceLibrary, blend
+from .voice_library import VoiceLibrary, blend, check_name
 from .voices import VoiceBank
 from .weights import ensure_weights
 
@@ -94,8 +95,8 @@ class Engine:
         device = pick_device(cfg.device)
         started = time.perf_counter()
         model = load_model(paths.model, paths.config, device=device)
-        engine = cls(model, VoiceBank.from_file(paths.voices), Frontend(cfg.max_tokens_per_segment), settings)
-        engine.voices.library = VoiceLibrary(settings.paths.voices)
+        voices = VoiceBank.from_file(paths.voices, VoiceLibrary(settings.paths.voices))
+        engine = cls(model, voices, Frontend(cfg.max_tokens_per_segment), settings)
         if cfg.default_voice not in engine.voices.names:
             raise InputError(f"default_voice {cfg.default_voice!r} is not a voice; available: {engine.voices.names}")
         if warm_up:
@@ -168,11 +169,15 @@ class Engine:
                index: int = 0) -> SegmentResult:
         started = time.perf_counter()
         style = self.voices.style(voice, len(segment.tokens)).to(self.model.device)
+        shift = self.voices.f0_shift(voice)  # a cloned voice's pitch correction (0 for stock voices)
         tokens = torch.tensor([[0, *segment.tokens, 0]], dtype=torch.long, device=self.model.device)
         with self._lock, torch.inference_mode(), self._autocast():
             prosody = self.model.predict_prosody(tokens, style, speed)
             if emotion is not None:  # between the predictor and the decoder: the model's own curves
-                prosody, gain_db = emotional_prosody(self.model, tokens, style, speed, prosody, emotion, index)
+                prosody, gain_db = emotional_prosody(self.model, tokens, style, speed, prosody, emotion, index,
+                                                     shift)
+            else:
+                prosody = voice_shifted(prosody, shift)
             audio = self.model.render(tokens, style, prosody).float().cpu().numpy()
         if emotion is not None:
             audio = finish_audio(audio, gain_db)
@@ -189,8 +194,6 @@ class Engine:
         usable in this process as ``clone-<sha8>``; with ``save`` it is written to the library as ``name``."""
         from .cloning.fit import FitConfig
         from .cloning.preprocess import load_reference
-        from .voice_library import check_name
-
         library = self._library()
         if save:
             name = check_name(name or "")
@@ -205,7 +208,11 @@ class Engine:
                 meta = {"kind": "cloned", "base_voice": result.base_voice, "sha256": ref.sha256,
                         "similarity_base": round(result.similarity_start, 4),
                         "similarity_fit": round(result.similarity, 4),
-                        "reference_f0_hz": round(result.ref_f0_hz, 1), "fitted_f0_hz": round(result.out_f0_hz, 1),
+                        "reference_f0_hz": round(result.ref_f0_hz, 1), "model_f0_hz": round(result.out_f0_hz, 1),
+                        # the clone's median pitch as rendered with its correction (YIN), else the model's
+                        "fitted_f0_hz": round(result.shifted_f0_hz if math.isfinite(result.shifted_f0_hz)
+                                              else result.out_f0_hz, 1),
+                        "f0_shift_st": result.f0_shift_st,
                         "fit_s": round(result.fit_s, 2), "steps": result.steps,
                         "reference_s": round(ref.duration_s, 2), "speech_s": round(ref.speech_s, 2),
                         "notes": ref.notes}
@@ -215,7 +222,7 @@ class Engine:
                 pack, meta = cached
                 cached_hit = True
         session_name = f"clone-{ref.sha256[:8]}"
-        self.voices.add_transient(session_name, pack)
+        self.voices.add_transient(session_name, pack, meta.get("f0_shift_st", 0.0))
         voice = session_name
         if save:
             library.save(name, pack, meta, ref.audio, ref.sample_rate)
@@ -227,7 +234,7 @@ class Engine:
         pack = self.voices.pack(voice)
         if name in self.voices.stock_names:
             raise InputError(f"{name!r} is a stock voice name; pick another name")
-        meta = {"kind": "cloned", "source_voice": voice}
+        meta = {"kind": "cloned", "source_voice": voice, "f0_shift_st": self.voices.f0_shift(voice)}
         return self._library().save(name, pack, meta)
 
     def blend_voices(self, a: str, b: str, weight_b: float, name: str) -> dict:
@@ -235,7 +242,9 @@ class Engine:
         if name in self.voices.stock_names:
             raise InputError(f"{name!r} is a stock voice name; pick another name")
         pack = blend(self.voices.pack(a), self.voices.pack(b), float(weight_b))
-        return self._library().save(name, pack, {"kind": "blend", "blend": [a, b], "weight": float(weight_b)})
+        shift = (1 - float(weight_b)) * self.voices.f0_shift(a) + float(weight_b) * self.voices.f0_shift(b)
+        return self._library().save(name, pack, {"kind": "blend", "blend": [a, b], "weight": float(weight_b),
+                                                 "f0_shift_st": round(shift, 2)})
 
     def _library(self) -> VoiceLibrary:
         if self.voices.library is None:

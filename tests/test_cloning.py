@@ -129,8 +129,37 @@ def test_fit_beats_the_best_stock_voice_and_is_cached(cloning_engine, speech_cli
     assert torch.allclose(engine.voices.style("keeper", 20), engine.voices.style(info["voice"], 20))
     mixed = engine.blend_voices("keeper", "jm_kumo", 0.5, "half")
     assert mixed["kind"] == "blend" and "half" in engine.voices.names
+    assert abs(info["f0_shift_st"]) <= 8 and engine.voices.f0_shift("keeper") == info["f0_shift_st"]
+    assert mixed["f0_shift_st"] == pytest.approx(0.5 * info["f0_shift_st"], abs=0.01)  # weighted mean
     with pytest.raises(InputError, match="already exists"):
         engine.clone_voice(speech_clip[0], name="keeper", save=True, steps=6)
+
+
+def f0_ratio(plain, shifted) -> float:
+    """Median ratio of the two renderings' F0 curves on the points that are fully voiced in both."""
+    a, b = (torch.cat([seg.prosody.f0.float().reshape(-1) for seg in r.segments]) for r in (plain, shifted))
+    voiced = (a > 70) & (b > 70)
+    return float((b[voiced] / a[voiced]).median())
+
+
+def test_voice_pitch_shift_is_on_the_f0_curve_and_adds_to_emotion(engine):
+    from indextts.emotion import spec_from_request
+    from indextts.emotion.apply import shift_f0, voice_shifted
+
+    f0 = torch.tensor([[0.0, 0.0, 150.0, 200.0, 250.0, 0.0]])
+    up = shift_f0(f0, 12.0)
+    assert torch.equal(up[f0 == 0], f0[f0 == 0]) and torch.allclose(up[f0 > 0], 2 * f0[f0 > 0])
+    assert engine.voices.f0_shift("jm_kumo") == 0.0
+    text = "The small boat drifted slowly along the river."
+    engine.voices.add_transient("kumo-up3", engine.voices.pack("jm_kumo"), 3.0)
+    ratio = 2 ** (3 / 12)
+    plain, shifted = (engine.synthesize(text, voice=v, lang="en") for v in ("jm_kumo", "kumo-up3"))
+    assert f0_ratio(plain, shifted) == pytest.approx(ratio, rel=0.01)
+    happy = spec_from_request(vector={"happy": 1.0})
+    plain, shifted = (engine.synthesize(text, voice=v, lang="en", emotion=happy) for v in ("jm_kumo", "kumo-up3"))
+    assert f0_ratio(plain, shifted) == pytest.approx(ratio, rel=0.01)  # the shifts add
+    prosody = plain.segments[0].prosody
+    assert voice_shifted(prosody, 0.0) is prosody  # no shift: untouched
 
 
 # ---------------------------------------------------------------- API and page (real app)

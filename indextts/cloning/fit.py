@@ -11,7 +11,13 @@ Method (chosen by measurement on the tuning voices; see bench/RESULTS.md "Voice 
         + w_prior * mean(((row + delta - mu) / sigma)^2 beyond 1)   stay near the stock voices' space
    and ``delta`` is clipped to a trust region (|delta / sigma| <= max_z per dim) so the style never
    leaves the region where the model stays intelligible.
-The result is a (510, 1, 256) pack = stock pack + delta, like any stock voice.
+4. Pitch correction: the model's F0 curve and the loss do not always bring the rendered median F0 to the
+   reference's (high voices came out 4-7 st too high). The fit sentences are rendered with the result and
+   their median F0 measured (YIN, as the benchmark does); the difference to the reference is a per-voice
+   ``f0_shift_st`` (clamped to +-8 st, one refinement render; 0 when that render is not closer), which
+   the engine applies at synthesis on the model's F0 curve (voiced points only,
+   ``emotion.apply.shift_f0``; emotion shifts add to it).
+The result is a (510, 1, 256) pack = stock pack + delta, like any stock voice, plus that shift.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ import torch
 
 from ..model import KokoroModel
 from ..model.prosody import expand_to_frames, frames_per_token
+from ..emotion.apply import shift_f0
+from ..voices import clamp_shift
 from .speaker_encoder import SpeakerEncoder, shared_encoder
 
 # Short fixed English sentences the clone is rendered on while fitting (never the benchmark's).
@@ -38,7 +46,7 @@ PITCH_FMIN, PITCH_FMAX = 50.0, 500.0
 
 @dataclass(frozen=True)
 class FitConfig:
-    steps: int = 24
+    steps: int = 18  # 24 before the 30 s budget was measured on an idle machine (bench/RESULTS.md)
     lr: float = 0.05
     w_pitch: float = 10.0
     w_prior: float = 0.02
@@ -47,6 +55,8 @@ class FitConfig:
     n_sentences: int = 2
     window_frames: int = 72  # decode only this many frames (1.8 s) per step: one Resemblyzer partial
     init: str = "best"  # "best" stock voice, or a stock name
+    pitch_correction: bool = True  # measure and store a per-voice F0 shift (FitResult.f0_shift_st)
+    pitch_passes: int = 1  # refinement renders of the fit sentences with the shift applied
 
 
 @dataclass
@@ -60,6 +70,8 @@ class FitResult:
     fit_s: float
     steps: int
     history: list[float] = field(default_factory=list)
+    f0_shift_st: float = 0.0  # pitch correction applied at synthesis (YIN on the rendering vs the reference)
+    shifted_f0_hz: float = float("nan")  # YIN median F0 of the fit sentences with that correction
 
 
 def median_f0(audio: np.ndarray, sample_rate: int) -> float:
@@ -96,12 +108,15 @@ class _Sentence:
         return int(self.frames.sum())
 
     def render(self, model: KokoroModel, style: torch.Tensor, start: int = 0,
-               length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Audio of frames [start, start + length) (all by default) and the whole F0 curve."""
+               length: int | None = None, f0_shift_st: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Audio of frames [start, start + length) (all by default) and the whole F0 curve
+        (with ``f0_shift_st``, the F0 curve shifted as the engine shifts a cloned voice's)."""
         timbre, ps = model.split_style(style)
         encoded = model.predictor.text_encoder(self.bert, ps)
         aligned = expand_to_frames(encoded.transpose(1, 2), self.frames)
         f0, energy = model.predictor.curves(aligned, ps)
+        if f0_shift_st:
+            f0 = shift_f0(f0, f0_shift_st)
         stop = self.n_frames if length is None else min(self.n_frames, start + length)
         audio = model.decoder(self.asr[..., start:stop], f0[:, 2 * start : 2 * stop],
                               energy[:, 2 * start : 2 * stop], timbre)[0]
@@ -197,7 +212,29 @@ class VoiceFitter:
             sim = float(self.encoder.embed(audio) @ ref_emb)
         if sim < sims[base]:
             d, sim = torch.zeros_like(d), sims[base]
-        report(1.0, f"done, similarity {sim:.2f}")
+            with torch.no_grad():
+                audio = torch.cat([s.render(self.model, self._row(base, s.n, d))[0] for s in sentences])
+        # Pitch correction: the model's F0 curve and the loss cannot always bring the rendering's
+        # median F0 (YIN, as the benchmark measures it) to the reference's, so measure what is left
+        # and correct it at synthesis with a fixed shift on the F0 curve; one refinement pass.
+        shift, shifted_f0 = 0.0, float("nan")
+        if math.isfinite(ref_f0) and cfg.pitch_correction:
+            out_yin = median_f0(audio.numpy(), 24000)
+            if math.isfinite(out_yin):
+                shift, shifted_f0 = clamp_shift(12 * math.log2(ref_f0 / out_yin)), out_yin
+                for _ in range(cfg.pitch_passes):
+                    with torch.no_grad():
+                        audio = torch.cat([s.render(self.model, self._row(base, s.n, d), f0_shift_st=shift)[0]
+                                           for s in sentences])
+                    measured = median_f0(audio.numpy(), 24000)
+                    if not math.isfinite(measured) or abs(math.log(ref_f0 / measured)) >= abs(math.log(ref_f0 / out_yin)):
+                        # the shift did not bring the pitch closer (e.g. a curve mostly below the voicing
+                        # threshold, where the shift barely acts): keep the voice as fitted
+                        shift, shifted_f0 = 0.0, out_yin
+                        break
+                    shifted_f0 = measured
+                    shift = clamp_shift(shift + 12 * math.log2(ref_f0 / measured))
+        report(1.0, f"done, similarity {sim:.2f}, pitch correction {shift:+.1f} st")
         pack = (self.stock[base] + d).reshape(-1, 1, 256).contiguous()
         return FitResult(pack, base, sims[base], sim, ref_f0, out_f0, time.perf_counter() - started,
-                         cfg.steps, history)
+                         cfg.steps, history, round(shift, 2), shifted_f0)

@@ -80,13 +80,33 @@ def resolve_edit(model, tokens: torch.Tensor, style: torch.Tensor, prosody: Pros
     return weighted(transfer(spec.reference.measures, measure(neutral, 24000)), spec.weight)
 
 
+def shift_f0(f0: torch.Tensor, st: float | torch.Tensor, f0_range: float = 1.0) -> torch.Tensor:
+    """The model's F0 curve edited on voiced points only (a soft voicing weight, so onsets stay smooth):
+    range scaled around the utterance median in log-F0, then shifted by ``st`` semitones (a number or
+    a per-point curve). Used by emotion and by a cloned voice's pitch correction (``f0_shift_st``)."""
+    f0f = f0.float()
+    weight = ((f0f - VOICED_HZ) / 30.0).clamp(0.0, 1.0)
+    log_f0 = torch.log(f0f.clamp(min=1.0))
+    voiced = f0f > VOICED_HZ + 30.0
+    median = log_f0[voiced].median() if bool(voiced.any()) else log_f0.new_tensor(math.log(120.0))
+    target = median + f0_range * (log_f0 - median) + st * (math.log(2) / 12)
+    edited = torch.exp(log_f0 + weight * (target - log_f0))
+    return torch.where(weight > 0, edited.clamp(*F0_LIMITS), f0f).to(f0.dtype)
+
+
+def voice_shifted(prosody: Prosody, voice_shift_st: float) -> Prosody:
+    """A cloned voice's fixed pitch correction on the model's F0 curve; 0 returns the prosody unchanged."""
+    return prosody if not voice_shift_st else replace(prosody, f0=shift_f0(prosody.f0, float(voice_shift_st)))
+
+
 def emotional_prosody(model, tokens: torch.Tensor, style: torch.Tensor, speed: float, prosody: Prosody,
-                      spec: EmotionSpec, index: int = 0) -> tuple[Prosody, float]:
-    """(edited prosody, segment gain in dB). Call inside the engine's lock and inference mode."""
+                      spec: EmotionSpec, index: int = 0, voice_shift_st: float = 0.0) -> tuple[Prosody, float]:
+    """(edited prosody, segment gain in dB). Call inside the engine's lock and inference mode.
+    ``voice_shift_st`` (a cloned voice's pitch correction) adds to the emotion's F0 level."""
     edit = resolve_edit(model, tokens, style, prosody, spec)
     gen = _generator(spec, index)
     if gen is None and edit.is_neutral:
-        return prosody, 0.0
+        return voice_shifted(prosody, voice_shift_st), 0.0
     if gen is not None:
         edit = _perturb(edit, gen)
     device = prosody.frames.device
@@ -103,21 +123,15 @@ def emotional_prosody(model, tokens: torch.Tensor, style: torch.Tensor, speed: f
 
     # 3. F0
     f0 = prosody.f0.float()
-    weight = ((f0 - VOICED_HZ) / 30.0).clamp(0.0, 1.0)
-    log_f0 = torch.log(f0.clamp(min=1.0))
-    voiced = f0 > VOICED_HZ + 30.0
-    median = log_f0[voiced].median() if bool(voiced.any()) else log_f0.new_tensor(math.log(120.0))
     pos = torch.linspace(-0.5, 0.5, f0.shape[-1], device=f0.device)
-    st = edit.f0_shift_st + edit.f0_tilt_st * pos
+    st = (edit.f0_shift_st + voice_shift_st) + edit.f0_tilt_st * pos
     if gen is not None:
         t = torch.linspace(0.0, 1.0, f0.shape[-1])
         freqs, phases, amps = 0.5 + 2.0 * torch.rand(2, generator=gen), 2 * math.pi * torch.rand(2, generator=gen), \
             _normal(gen, 2)
         wiggle = (amps[:, None] * torch.sin(2 * math.pi * freqs[:, None] * t[None] + phases[:, None])).sum(0)
         st = st + (JITTER["wiggle_st"] / math.sqrt(2)) * wiggle.to(f0.device)
-    target = median + edit.f0_range * (log_f0 - median) + st * (math.log(2) / 12)
-    edited = torch.exp(log_f0 + weight * (target - log_f0))
-    edited = torch.where(weight > 0, edited.clamp(*F0_LIMITS), f0)
+    edited = shift_f0(f0, st, edit.f0_range)
 
     # 4. energy: the model's curve carries part of the change
     k = min(max(2 ** (edit.energy_db / 6.0), ENERGY_CURVE_LIMITS[0]), ENERGY_CURVE_LIMITS[1])
