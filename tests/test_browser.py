@@ -19,6 +19,13 @@ pytestmark = pytest.mark.skipif(
     reason="needs Chromium: apt-get install -y --no-install-recommends chromium chromium-driver")
 
 
+def audio_duration(player) -> float:
+    """The <audio> element's duration in seconds, once its metadata has loaded."""
+    return player.evaluate(
+        "a => new Promise(ok => a.readyState >= 1 ? ok(a.duration)"
+        " : a.addEventListener('loadedmetadata', () => ok(a.duration), {once: true}))")
+
+
 @pytest.fixture(scope="module")
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api", reason="needs: pip install playwright==1.65.2")
@@ -49,9 +56,7 @@ def test_generate_play_download_and_switch_language(live_server, browser, tmp_pa
         generate.click()
         player = page.locator("#output-audio audio[src^='blob:']")
         expect(player).to_have_count(1, timeout=90_000)
-        duration = player.evaluate(
-            "a => new Promise(ok => a.readyState >= 1 ? ok(a.duration)"
-            " : a.addEventListener('loadedmetadata', () => ok(a.duration), {once: true}))")
+        duration = audio_duration(player)
         assert 1.0 < duration < 8.0, duration
         expect(page.locator("#status-line")).to_contain_text("real-time factor")
         expect(page.locator("#history")).to_contain_text("jm_kumo")
@@ -111,9 +116,7 @@ def test_upload_an_emotion_reference_and_generate(live_server, browser, tmp_path
         page.locator("#generate").click()
         player = page.locator("#output-audio audio[src^='blob:']")
         expect(player).to_have_count(1, timeout=120_000)
-        duration = player.evaluate(
-            "a => new Promise(ok => a.readyState >= 1 ? ok(a.duration)"
-            " : a.addEventListener('loadedmetadata', () => ok(a.duration), {once: true}))")
+        duration = audio_duration(player)
         assert 0.8 < duration < 6.0, duration
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "ui-emotion-reference.png"), full_page=True)
