@@ -1,12 +1,12 @@
 """Emotion benchmark: how each emotion moves the OUTPUT audio, per weight and language.
 
-For every emotion x weight (0.3, 0.6, 1.0) x sentence, the engine speaks the sentence with the
+For every emotion x weight (0.3, 0.6, 1.0) x sentence (3 per language), the engine speaks it with the
 emotion vector {emotion: 1.0} at that weight, and the output audio is measured (never the curves
 that were set) with indextts.emotion.analysis: F0 median and 5-95 % range (semitones, YIN), speech
 level (dB, mean power of frames within 35 dB of the loudest), and speaking rate (neutral duration /
 emotional duration of the same text, so pauses count). Each is reported relative to the neutral
-rendering (no emotion) of the same sentence. Whisper base transcribes every clip (WER for English,
-CER for Mandarin).
+rendering (no emotion) of the same sentence, then averaged over the sentences. Whisper base transcribes
+every clip (WER for English, CER for Mandarin; the mean over the sentences is reported).
 
 Checks, per emotion and language: each measure listed in the profile's ``checked`` moves in the
 documented direction at every weight, and its size grows with the weight (0.3 <= 0.6 <= 1.0 in the
@@ -14,7 +14,7 @@ documented direction, with 0.1 st/dB or 1 % of slack for measurement noise); int
 of neutral.
 
 Usage: python bench/emotion.py [--voice jm_kumo] [--weights 0.3 0.6 1.0] [--out bench/out]
-About 5-6 minutes on 2 cores (50 syntheses + 50 transcriptions).
+About 10 minutes on an idle 2-core machine (150 syntheses + 150 transcriptions).
 """
 from __future__ import annotations
 
@@ -30,9 +30,15 @@ sys.path.insert(1, str(BENCH.parent))
 
 import asr  # noqa: E402
 
+# Several sentences per language: each measure is the mean of its per-sentence change from that
+# sentence's neutral rendering, so the small weight-0.3 moves rise above one sentence's noise.
 SENTENCES = {
-    "en": "The weather is lovely today, and we are going to the park with our friends.",
-    "zh": "今天天气很好，我们下午三点在公园门口见面吧。",
+    "en": ["The weather is lovely today, and we are going to the park with our friends.",
+           "I left my keys on the kitchen table before the meeting started.",
+           "Tomorrow we will drive to the coast and watch the boats come in."],
+    "zh": ["今天天气很好，我们下午三点在公园门口见面吧。",
+           "他把钥匙忘在了厨房的桌子上，只好回家去拿。",
+           "明天我们开车去海边，看渔船慢慢回到港口。"],
 }
 SLACK = 0.1
 
@@ -43,6 +49,10 @@ def measures(result) -> dict:
     m = measure(result.audio, result.sample_rate)
     return {"f0_mean": m.f0_median_st, "f0_range": m.f0_range_st, "energy": m.energy_db,
             "duration": result.duration_s}
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
 
 
 def main() -> None:
@@ -62,24 +72,32 @@ def main() -> None:
     engine = Engine.load()
     asr.load_model()
     rows, checks = [], []
-    for lang, text in SENTENCES.items():
-        neutral = engine.synthesize(text, voice=a.voice, lang=lang)
-        base = measures(neutral)
-        base_err = asr.score(text, asr.transcribe(neutral.audio, neutral.sample_rate, lang), lang)
+    for lang, texts in SENTENCES.items():
+        neutrals = [engine.synthesize(text, voice=a.voice, lang=lang) for text in texts]
+        bases = [measures(n) for n in neutrals]
+        base_err = _mean([asr.score(t, asr.transcribe(n.audio, n.sample_rate, lang), lang)
+                          for t, n in zip(texts, neutrals)])
+        base = {k: _mean([b[k] for b in bases]) for k in bases[0]}
         rows.append({"lang": lang, "emotion": "neutral", "weight": 0.0, **{k: round(v, 3) for k, v in base.items()},
                      "error": round(base_err, 4)})
-        print(f"{lang} neutral: F0 {base['f0_mean']:+.2f} st, range {base['f0_range']:.2f} st, "
+        print(f"{lang} neutral (mean of {len(texts)}): F0 {base['f0_mean']:+.2f} st, range {base['f0_range']:.2f} st, "
               f"{base['energy']:.1f} dB, {base['duration']:.2f} s, {'WER' if lang == 'en' else 'CER'} "
               f"{base_err * 100:.1f} %", flush=True)
         for emotion in EMOTIONS:
             deltas = {}
             for w in a.weights:
-                r = engine.synthesize(text, voice=a.voice, lang=lang,
-                                      emotion=spec_from_request(vector={emotion: 1.0}, weight=w))
-                m = measures(r)
-                err = asr.score(text, asr.transcribe(r.audio, r.sample_rate, lang), lang)
-                d = {"f0_mean": m["f0_mean"] - base["f0_mean"], "f0_range": m["f0_range"] - base["f0_range"],
-                     "energy": m["energy"] - base["energy"], "rate": (base["duration"] / m["duration"] - 1) * 100}
+                spec = spec_from_request(vector={emotion: 1.0}, weight=w)
+                per_sentence, errors = [], []
+                for text, b in zip(texts, bases):
+                    r = engine.synthesize(text, voice=a.voice, lang=lang, emotion=spec)
+                    m = measures(r)
+                    errors.append(asr.score(text, asr.transcribe(r.audio, r.sample_rate, lang), lang))
+                    per_sentence.append({"f0_mean": m["f0_mean"] - b["f0_mean"],
+                                         "f0_range": m["f0_range"] - b["f0_range"],
+                                         "energy": m["energy"] - b["energy"],
+                                         "rate": (b["duration"] / m["duration"] - 1) * 100})
+                d = {k: _mean([p[k] for p in per_sentence]) for k in per_sentence[0]}
+                err = _mean(errors)
                 deltas[w] = d
                 row = {"lang": lang, "emotion": emotion, "weight": w, **{k: round(v, 3) for k, v in d.items()},
                        "error": round(err, 4), "error_delta_pts": round((err - base_err) * 100, 2)}
