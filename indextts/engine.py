@@ -83,6 +83,7 @@ class Engine:
         self.frontend = frontend
         self.settings = settings
         self._lock = threading.Lock()
+        self._voice_fitter = None  # built on the first clone (loads the speaker encoder)
 
     @classmethod
     def load(cls, settings: Settings | None = None, warm_up: bool = True) -> "Engine":
@@ -252,11 +253,11 @@ class Engine:
         return self.voices.library
 
     def _fitter(self):
-        if getattr(self, "_voice_fitter", None) is None:
+        if self._voice_fitter is None:
             from .cloning.fit import VoiceFitter
 
             tokenize = lambda text: self.frontend.segments(text, "en")[0].tokens  # noqa: E731
-            self._voice_fitter = VoiceFitter(self.model, self.voices._packs, tokenize)
+            self._voice_fitter = VoiceFitter(self.model, self.voices.stock_packs, tokenize)
         return self._voice_fitter
 
     def _check_pause(self, pause_s: float | None) -> float:

@@ -36,6 +36,11 @@ class VoiceBank:
         self._shifts: dict[str, float] = {}  # their pitch corrections (semitones)
 
     @property
+    def stock_packs(self) -> dict[str, torch.Tensor]:
+        """The shipped voices' (510, 256) packs by name (read-only use)."""
+        return self._packs
+
+    @property
     def stock_names(self) -> list[str]:
         return sorted(self._packs)
 
