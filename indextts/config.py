@@ -27,11 +27,14 @@ class _Section(BaseModel):
 class EngineSettings(_Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     fp16: bool = False
+    int8: bool = True
+    cache_audio_s: float = Field(0.0, ge=0.0, le=36_000.0)
     threads: int = Field(0, ge=0, le=256)
     default_voice: str = "jm_kumo"
     max_chars: int = Field(5000, ge=1, le=200_000)
     max_tokens_per_segment: int = Field(400, ge=16, le=510)
     segment_pause_s: float = Field(0.25, ge=0.0, le=5.0)
+    stream_first_tokens: int = Field(48, ge=0, le=510)
 
 
 class ServerSettings(_Section):
@@ -41,7 +44,7 @@ class ServerSettings(_Section):
     auth_user: str | None = None
     auth_password: SecretStr | None = None
     allow_no_auth: bool = False  # explicit opt-out for --listen without auth
-    concurrency_limit: int = Field(1, ge=1, le=64)
+    concurrency_limit: int = Field(4, ge=1, le=64)
     max_queue: int = Field(16, ge=1, le=1000)
     max_upload_mb: int = Field(20, ge=1, le=1024)
 

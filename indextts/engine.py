@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
-from dataclasses import dataclass
-from typing import Iterator
+from dataclasses import dataclass, replace
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -22,6 +21,8 @@ from .config import Settings
 from .emotion import EmotionSpec
 from .emotion.apply import emotional_prosody, finish_audio, voice_shifted
 from .errors import InputError
+from .fair_lock import FairLock
+from .segment_cache import SegmentCache
 from .model import MAX_TOKENS, SAMPLE_RATE, KokoroModel, Prosody, load_model
 from .text import Frontend, Segment
 from .voice_library import VoiceLibrary, blend, check_name
@@ -82,8 +83,9 @@ class Engine:
         self.voices = voices
         self.frontend = frontend
         self.settings = settings
-        self._lock = threading.Lock()
+        self._lock = FairLock()  # model calls, one at a time, in arrival order
         self._voice_fitter = None  # built on the first clone (loads the speaker encoder)
+        self.cache: SegmentCache[SegmentResult] = SegmentCache(settings.engine.cache_audio_s)
 
     @classmethod
     def load(cls, settings: Settings | None = None, warm_up: bool = True) -> "Engine":
@@ -95,13 +97,14 @@ class Engine:
         paths = ensure_weights(settings.paths.cache_hub)
         device = pick_device(cfg.device)
         started = time.perf_counter()
-        model = load_model(paths.model, paths.config, device=device)
+        model = load_model(paths.model, paths.config, device=device, int8=cfg.int8)
         voices = VoiceBank.from_file(paths.voices, VoiceLibrary(settings.paths.voices))
         engine = cls(model, voices, Frontend(cfg.max_tokens_per_segment), settings)
         if cfg.default_voice not in engine.voices.names:
             raise InputError(f"default_voice {cfg.default_voice!r} is not a voice; available: {engine.voices.names}")
-        if warm_up:
+        if warm_up:  # both languages: the first Mandarin call also loads the dictionaries (~1 s)
             engine.synthesize("Hello.", lang="en")
+            engine.synthesize("你好。", lang="zh")
         log.info("engine ready on %s in %.1f s", device, time.perf_counter() - started)
         return engine
 
@@ -109,14 +112,17 @@ class Engine:
     def device(self) -> str:
         return str(self.model.device)
 
-    def segments(self, text: str, lang: str = "auto", max_tokens: int | None = None) -> list[Segment]:
-        """Validate and split text into model-sized segments (no audio): used for previews too."""
+    def segments(self, text: str, lang: str = "auto", max_tokens: int | None = None,
+                 first_max_tokens: int | None = None) -> list[Segment]:
+        """Validate and split text into model-sized segments (no audio): used for previews too.
+        ``first_max_tokens`` shortens the first segment (sooner first audio when streaming)."""
         self._check_text(text)
         if lang not in LANGS:
             raise InputError(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
-        if max_tokens is not None and not MIN_SEGMENT_TOKENS <= max_tokens <= MAX_TOKENS:
-            raise InputError(f"max tokens per segment must be {MIN_SEGMENT_TOKENS}-{MAX_TOKENS}, got {max_tokens}")
-        segments = self.frontend.segments(text, lang=lang, max_tokens=max_tokens)
+        for limit in (max_tokens, first_max_tokens):
+            if limit is not None and not MIN_SEGMENT_TOKENS <= limit <= MAX_TOKENS:
+                raise InputError(f"max tokens per segment must be {MIN_SEGMENT_TOKENS}-{MAX_TOKENS}, got {limit}")
+        segments = self.frontend.segments(text, lang=lang, max_tokens=max_tokens, first_max_tokens=first_max_tokens)
         if not segments:
             raise InputError("the text has nothing that can be spoken (only symbols or emoji?)")
         return segments
@@ -146,29 +152,65 @@ class Engine:
         lang: str = "auto",
         max_tokens: int | None = None,
         emotion: EmotionSpec | None = None,
+        first_max_tokens: int | None = None,
     ) -> Iterator[SegmentResult]:
-        """Validate everything now, then yield each segment's audio as soon as it is made."""
+        """Validate everything now, then yield each segment's audio as soon as it is made.
+        Segments are rendered as they are pulled: a caller that stops pulling stops the work."""
         voice = voice or self.settings.engine.default_voice
         self.voices.style(voice, 1)  # fail on an unknown voice before any work
         if not SPEED_RANGE[0] <= speed <= SPEED_RANGE[1]:
             raise InputError(f"speed must be between {SPEED_RANGE[0]} and {SPEED_RANGE[1]}, got {speed}")
-        segments = self.segments(text, lang, max_tokens)
+        segments = self.segments(text, lang, max_tokens, first_max_tokens)
         if emotion is not None and not isinstance(emotion, EmotionSpec):
             raise InputError(f"emotion must be an EmotionSpec or None, got {type(emotion).__name__}")
         return (self._speak(segment, voice, speed, emotion, i) for i, segment in enumerate(segments))
 
     def join(self, segments: list[SegmentResult], pause_s: float | None = None,
              compute_s: float | None = None) -> SynthesisResult:
-        """Concatenate segments with ``pause_s`` of silence between them; limit the peak of the whole."""
-        pause_s = self._check_pause(pause_s)
-        gap = np.zeros(int(pause_s * SAMPLE_RATE), dtype=np.float32)
-        joined = np.concatenate([piece for seg in segments for piece in (seg.audio, gap)][:-1])
+        """Concatenate segments with ``pause_s`` of silence between them, each peak-limited on its own,
+        so the clip is sample for sample what a streaming caller (``stream_pieces``) received."""
+        pieces = list(self.stream_pieces(segments, pause_s))
         compute_s = sum(seg.compute_s for seg in segments) if compute_s is None else compute_s
-        return SynthesisResult(limit_peak(joined).astype(np.float32), SAMPLE_RATE, segments, compute_s)
+        return SynthesisResult(np.concatenate(pieces), SAMPLE_RATE, segments, compute_s)
+
+    def stream_pieces(self, segments: Iterable[SegmentResult], pause_s: float | None = None) -> Iterator[np.ndarray]:
+        """Each segment as it will sound in the joined clip: the pause before it (none before the
+        first), then its audio peak-limited. Lazy: pass ``stream(...)`` to play as it is made."""
+        gap = np.zeros(int(self._check_pause(pause_s) * SAMPLE_RATE), dtype=np.float32)  # checked now
+
+        def pieces() -> Iterator[np.ndarray]:
+            for i, seg in enumerate(segments):
+                audio = limit_peak(seg.audio).astype(np.float32)
+                yield np.concatenate([gap, audio]) if i else audio
+        return pieces()
 
     def _speak(self, segment: Segment, voice: str, speed: float, emotion: EmotionSpec | None = None,
                index: int = 0) -> SegmentResult:
         started = time.perf_counter()
+        key = self._cache_key(segment, voice, speed, emotion, index)
+        cached = self.cache.get(key) if key is not None else None
+        if cached is not None:
+            return replace(cached, text=segment.text, compute_s=time.perf_counter() - started)
+        result = self._render(segment, voice, speed, emotion, index, started)
+        if key is not None:
+            self.cache.put(key, result, result.duration_s)
+        return result
+
+    def _cache_key(self, segment: Segment, voice: str, speed: float, emotion: EmotionSpec | None,
+                   index: int) -> tuple | None:
+        """What decides a segment's audio; None when caching is off or the emotion is not hashable.
+        Emotion variation is seeded per segment index, so the index is part of an emotional key."""
+        if not self.cache.enabled:
+            return None
+        try:
+            hash(emotion)
+        except TypeError:
+            return None
+        return (segment.tokens, self.voices.fingerprint(voice), speed, emotion,
+                index if emotion is not None else None)
+
+    def _render(self, segment: Segment, voice: str, speed: float, emotion: EmotionSpec | None, index: int,
+                started: float) -> SegmentResult:
         style = self.voices.style(voice, len(segment.tokens)).to(self.model.device)
         shift = self.voices.f0_shift(voice)  # a cloned voice's pitch correction (0 for stock voices)
         tokens = torch.tensor([[0, *segment.tokens, 0]], dtype=torch.long, device=self.model.device)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -88,6 +89,13 @@ class VoiceBank:
         saved = self.library.names if self.library is not None else []
         extra = [n for n in [*sorted(self._transient), *saved] if n not in self._packs]
         return sorted(self._packs) + list(dict.fromkeys(extra))
+
+    def fingerprint(self, name: str) -> str:
+        """Changes whenever what the voice sounds like changes (a re-saved clone, a new correction)."""
+        if name in self._packs:
+            return f"stock:{name}"
+        digest = hashlib.blake2b(self.pack(name).numpy().tobytes(), digest_size=16).hexdigest()
+        return f"{digest}:{self.f0_shift(name):g}"
 
     def style(self, name: str, n_tokens: int) -> torch.Tensor:
         """The (1, 256) style for an utterance of ``n_tokens`` phoneme tokens."""

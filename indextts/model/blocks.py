@@ -42,6 +42,12 @@ class AdaIN1d(nn.Module):
         gamma, beta = self.fc(style)[:, :, None].chunk(2, dim=1)
         return (1 + gamma) * self.norm(x) + beta
 
+    def scale_shift(self, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, C, 1) scale and shift with ``forward(x) == scale * instance_norm(x) + shift``."""
+        gamma, beta = self.fc(style)[:, :, None].chunk(2, dim=1)
+        weight, bias = self.norm.weight[:, None], self.norm.bias[:, None]
+        return (1 + gamma) * weight, (1 + gamma) * bias + beta
+
 
 class AdaLayerNorm(nn.Module):
     """Layer norm over channels of (B, T, C) tensors, scale and shift from the style."""
@@ -90,9 +96,15 @@ class AdainResBlk1d(nn.Module):
         return (self._residual(x, style) + self._shortcut(x)) / _SQRT2
 
 
-def _snake(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    """Snake activation x + sin^2(a x) / a: periodic inductive bias for waveforms."""
-    return x + (1 / alpha) * torch.sin(alpha * x).pow(2)
+def _adain_snake(norm: AdaIN1d, alpha: torch.Tensor, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """Snake(AdaIN(x)), where Snake(y) = y + sin^2(a y) / a (a periodic bias for waveforms).
+
+    Written as (z + sin^2 z) / a with z = a * AdaIN(x), the affine folded into one addcmul: five
+    passes over the signal instead of eight, which matters at the vocoder's 4800 steps per second."""
+    scale, shift = norm.scale_shift(style)
+    z = torch.addcmul(alpha * shift, F.instance_norm(x, eps=norm.norm.eps), alpha * scale)
+    sine = torch.sin(z)
+    return torch.addcmul(z, sine, sine) * (1 / alpha)
 
 
 class AdaINResBlock1(nn.Module):
@@ -114,7 +126,7 @@ class AdaINResBlock1(nn.Module):
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         for c1, c2, n1, n2, a1, a2 in zip(self.convs1, self.convs2, self.adain1, self.adain2, self.alpha1, self.alpha2):
-            h = c1(_snake(n1(x, style), a1))
-            h = c2(_snake(n2(h, style), a2))
+            h = c1(_adain_snake(n1, a1, x, style))
+            h = c2(_adain_snake(n2, a2, h, style))
             x = x + h
         return x

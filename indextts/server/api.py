@@ -23,23 +23,26 @@ import base64
 import binascii
 import json
 import logging
+import time
 import tomllib
+import weakref
 from contextlib import asynccontextmanager
 from dataclasses import asdict
-from typing import Any, AsyncIterator, Literal
+from typing import Any, AsyncIterator, Callable, Literal, NoReturn
 
 from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import PROJECT_ROOT, Settings
 from ..engine import LANGS, SPEED_RANGE
+from ..model import SAMPLE_RATE
 from ..emotion import EMOTIONS, PROFILES, resolve_text, spec_from_request
 from ..errors import InputError
-from .audio_codec import FORMATS, encode
+from .audio_codec import FORMATS, PCM_MEDIA_TYPE, STREAM_FORMATS, encode, wav_stream_header
 from .engine_holder import EngineHolder, EngineNotReady
 from .metrics import Metrics
 from .outputs import OutputStore
@@ -89,6 +92,8 @@ class SpeechRequest(BaseModel):
     lang: str = Field("auto", description="auto (per sentence), en or zh")
     instructions: str | None = Field(None, description="accepted for compatibility and ignored")
     stream_format: Literal["audio"] | None = Field(None, description="only 'audio' (no SSE streaming)")
+    stream: bool = Field(False, description="send the audio as it is made (chunked; response_format pcm or "
+                                            "wav): the first sentence plays while the rest is synthesized")
     # Emotion (extension; README "Emotion"). At most one of emotion / emotion_text / emotion_reference;
     # none of them = the voice's own prosody.
     emotion: dict[str, float] | None = Field(None, description=f"emotion vector, values 0-1, names: "
@@ -148,8 +153,8 @@ class Admission:
         self.waiting = 0
         self._semaphore: asyncio.Semaphore | None = None
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def enter(self) -> None:
+        """Wait for a slot (raises QueueFull when too many wait); pair with ``leave``."""
         if self._semaphore is None:  # created inside the server's event loop
             self._semaphore = asyncio.Semaphore(self.limit)
         if self.running >= self.limit and self.waiting >= self.max_queue:
@@ -163,12 +168,20 @@ class Admission:
             self.metrics.queue_depth.set(self.waiting)
         self.running += 1
         self.metrics.in_progress.set(self.running)
+
+    def leave(self) -> None:
+        """Give the slot back (synchronous, so it also runs in a cancelled streaming response)."""
+        self.running -= 1
+        self.metrics.in_progress.set(self.running)
+        self._semaphore.release()
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        await self.enter()
         try:
             yield
         finally:
-            self.running -= 1
-            self.metrics.in_progress.set(self.running)
-            self._semaphore.release()
+            self.leave()
 
 
 def _describe_validation(errors: list[dict[str, Any]]) -> tuple[str, str | None]:
@@ -346,35 +359,84 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
             raise APIError(400, f"unknown voice {req.voice!r}; available voices: "
                                 f"{', '.join(engine.voices.names)} (or the OpenAI names "
                                 f"{', '.join(OPENAI_VOICES)})", param="voice", code="invalid_value")
+        if req.stream:
+            return await stream_speech(req, engine, voice, emotion)
         try:
             async with admission.slot():
                 result = await to_thread.run_sync(
                     lambda: engine.synthesize(req.input, voice=voice, speed=req.speed, lang=req.lang,
                                               emotion=emotion))
         except QueueFull:
-            fail("queue_full")
-            raise APIError(503, f"the queue is full ({settings.server.max_queue} requests waiting); "
-                                f"try again shortly", code="queue_full",
-                           headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+            queue_full()
         except InputError as exc:
             fail("invalid_request")
             raise APIError(400, str(exc), param="input", code="invalid_value") from None
         audio, media_type = await to_thread.run_sync(encode, result.audio, result.sample_rate, req.response_format)
-        record = {"source": "api", "model": req.model, "input": req.input, "voice": req.voice,
-                  "voice_used": voice, "speed": req.speed, "lang": req.lang,
-                  "response_format": req.response_format,
-                  "emotion": emotion.describe() if emotion is not None else None}
         headers = {"X-Audio-Duration": f"{result.duration_s:.3f}", "X-RTF": f"{result.rtf:.4f}"}
-        try:
-            saved = await to_thread.run_sync(store.save, result, record)
+        saved = await finish(result, speech_record(req, voice, emotion))
+        if saved is not None:
             headers["X-Output-Id"] = saved.id
-        except OSError as exc:  # disk full, permissions: the caller still gets the audio
-            fail("storage")
-            log.error("could not save output: %s", exc)
-        metrics.observe_generation(result.duration_s, result.rtf)
         ext = "ogg" if req.response_format == "opus" else req.response_format
         headers["Content-Disposition"] = f'inline; filename="speech.{ext}"'
         return Response(audio, media_type=media_type, headers=headers)
+
+    async def stream_speech(req: SpeechRequest, engine, voice: str, emotion) -> StreamingResponse:
+        """Chunked audio, one piece per segment as the engine makes it (the first segment is cut
+        short, ``engine.stream_first_tokens``); the saved file equals the bytes sent."""
+        received = time.perf_counter()
+        try:
+            await admission.enter()
+        except QueueFull:
+            queue_full()
+        release = _once(admission.leave)
+        try:
+            segments = await to_thread.run_sync(lambda: engine.stream(
+                req.input, voice=voice, speed=req.speed, lang=req.lang, emotion=emotion,
+                first_max_tokens=settings.engine.stream_first_tokens or None))
+        except InputError as exc:
+            release()
+            fail("invalid_request")
+            raise APIError(400, str(exc), param="input", code="invalid_value") from None
+        made: list = []
+        pieces = engine.stream_pieces(made.append(seg) or seg for seg in segments)
+
+        async def body() -> AsyncIterator[bytes]:
+            header = wav_stream_header(SAMPLE_RATE) if req.response_format == "wav" else b""
+            try:
+                while (piece := await to_thread.run_sync(next, pieces, None)) is not None:
+                    chunk = encode(piece, SAMPLE_RATE, "pcm")[0]
+                    if header is not None:  # the first piece
+                        metrics.first_audio.observe(time.perf_counter() - received)
+                        chunk, header = header + chunk, None
+                    yield chunk
+            except Exception:  # the headers are gone: log, and drop the connection so the client sees it
+                fail("internal")
+                log.exception("streaming synthesis failed")
+                raise
+            finally:  # also on a client disconnect: the remaining segments are never rendered
+                release()
+            await finish(engine.join(made), speech_record(req, voice, emotion))
+
+        stream = body()
+        weakref.finalize(stream, release)  # a response dropped before it starts still frees its slot
+        media_type = "audio/wav" if req.response_format == "wav" else PCM_MEDIA_TYPE
+        return StreamingResponse(stream, media_type=media_type, headers={"X-Sample-Rate": str(SAMPLE_RATE)})
+
+    def queue_full() -> NoReturn:
+        fail("queue_full")
+        raise APIError(503, f"the queue is full ({settings.server.max_queue} requests waiting); "
+                            f"try again shortly", code="queue_full",
+                       headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+
+    async def finish(result, record: dict[str, Any]):
+        """Keep the output (a storage failure is logged, never the caller's problem) and count it."""
+        metrics.observe_generation(result.duration_s, result.rtf)
+        try:
+            return await to_thread.run_sync(store.save, result, record)
+        except OSError as exc:  # disk full, permissions: the caller still gets the audio
+            fail("storage")
+            log.error("could not save output: %s", exc)
+            return None
 
     @router.get("/v1/emotions", tags=["emotion"])
     async def emotions() -> dict[str, Any]:
@@ -467,6 +529,25 @@ def _emotion_spec(req: SpeechRequest, fail):
         raise APIError(400, message, param=param, code="invalid_value") from None
 
 
+def _once(action: Callable[[], None]) -> Callable[[], None]:
+    """``action`` wrapped to run at most once, however many paths call it."""
+    done = False
+
+    def run() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            action()
+    return run
+
+
+def speech_record(req: SpeechRequest, voice: str, emotion) -> dict[str, Any]:
+    """The request as kept in the output's sidecar."""
+    return {"source": "api", "model": req.model, "input": req.input, "voice": req.voice, "voice_used": voice,
+            "speed": req.speed, "lang": req.lang, "response_format": req.response_format, "stream": req.stream,
+            "emotion": emotion.describe() if emotion is not None else None}
+
+
 def _voice_entry(engine, name: str) -> dict[str, Any]:
     kind_of = getattr(engine.voices, "kind", None)  # a bank without a library knows stock voices only
     kind = (kind_of(name) if kind_of else None) or "stock"
@@ -498,5 +579,8 @@ def _check_request(req: SpeechRequest, max_chars: int, fail) -> None:
     if req.response_format not in FORMATS:
         bad(f"unsupported response_format {req.response_format!r}; use one of {', '.join(FORMATS)}",
             "response_format")
+    if req.stream and req.response_format not in STREAM_FORMATS:
+        bad(f"stream=true sends {' or '.join(STREAM_FORMATS)} (got response_format {req.response_format!r}); "
+            f"for {req.response_format} leave stream off", "response_format")
     if req.lang not in LANGS:
         bad(f"unknown lang {req.lang!r}; use one of {', '.join(LANGS)}", "lang")

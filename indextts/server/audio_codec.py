@@ -8,6 +8,7 @@ little-endian mono samples at the engine's rate (24 kHz), no header.
 from __future__ import annotations
 
 import io
+import struct
 
 import numpy as np
 import soundfile as sf
@@ -23,6 +24,8 @@ _CODECS: dict[str, tuple[str, str, str]] = {
 }
 PCM_MEDIA_TYPE = "audio/pcm"
 FORMATS: tuple[str, ...] = (*_CODECS, "pcm")
+STREAM_FORMATS = ("pcm", "wav")  # formats whose bytes can be sent while the rest is still being made
+_UNKNOWN_SIZE = 0xFFFFFFFF  # a streamed WAV's length is not known when its header is sent
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 
 
@@ -40,3 +43,12 @@ def encode(audio: np.ndarray, sample_rate: int, fmt: str) -> tuple[bytes, str]:
     buffer = io.BytesIO()
     sf.write(buffer, samples, sample_rate, format=container, subtype=subtype)
     return buffer.getvalue(), media_type
+
+
+def wav_stream_header(sample_rate: int) -> bytes:
+    """A 44-byte 16-bit mono WAV header for a stream of unknown length (sizes set to the maximum,
+    which players read as 'until the end of the data')."""
+    byte_rate = sample_rate * 2
+    return (b"RIFF" + struct.pack("<I", _UNKNOWN_SIZE) + b"WAVEfmt "
+            + struct.pack("<IHHIIHH", 16, 1, 1, sample_rate, byte_rate, 2, 16)
+            + b"data" + struct.pack("<I", _UNKNOWN_SIZE))

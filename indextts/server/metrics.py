@@ -25,6 +25,9 @@ class Metrics:
                                  buckets=(0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300))
         self.rtf = Histogram("indextts_synthesis_rtf", "Real-time factor of generations (compute s / audio s)",
                              registry=r, buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10))
+        self.first_audio = Histogram("indextts_time_to_first_audio_seconds",
+                                     "Streaming requests: request received to first audio sent", registry=r,
+                                     buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30))
         self.audio_seconds = Counter("indextts_audio_seconds", "Seconds of audio generated", registry=r)
         self.queue_depth = Gauge("indextts_queue_depth", "API requests waiting for a generation slot", registry=r)
         self.in_progress = Gauge("indextts_generations_in_progress", "API generations running now", registry=r)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 
 from . import segment as seg
 from .g2p import G2P
@@ -39,9 +40,12 @@ class _Piece:
 class Frontend:
     """Text -> list[Segment]. G2P engines are built on first use and cached."""
 
-    def __init__(self, max_tokens: int = 400):
+    def __init__(self, max_tokens: int = 400, cache_size: int = 4096):
         self.max_tokens = self._budget(max_tokens)
         self.g2p = G2P()
+        # Sentences repeat (retries, previews then Generate, the same paragraph in two voices) and
+        # packing phonemizes parts more than once: keep recent G2P results.
+        self._phonemize_piece = lru_cache(maxsize=cache_size)(self._phonemize_uncached)
 
     @staticmethod
     def _budget(max_tokens: int) -> int:
@@ -50,9 +54,11 @@ class Frontend:
         return min(max_tokens, MAX_MODEL_TOKENS)
 
     # -- public ----------------------------------------------------------------------------
-    def segments(self, text: str, lang: str = "auto", max_tokens: int | None = None) -> list[Segment]:
+    def segments(self, text: str, lang: str = "auto", max_tokens: int | None = None,
+                 first_max_tokens: int | None = None) -> list[Segment]:
         """Segments to synthesize, in order. Empty/whitespace text -> []; nothing speakable -> []
-        and a warning."""
+        and a warning. ``first_max_tokens`` cuts the first sentence's head short (at a clause, else
+        a word) so a streaming caller has its first audio sooner; the rest keeps ``max_tokens``."""
         budget = self.max_tokens if max_tokens is None else self._budget(max_tokens)
         if not text or not text.strip():
             return []
@@ -62,7 +68,9 @@ class Frontend:
         offset = 0
         for sentence, sentence_lang in zip(sentences, langs):
             if sentence.strip():
-                pieces += self._fit(sentence, offset, sentence_lang, budget, level=0)
+                head = first_max_tokens if not pieces and first_max_tokens else None
+                pieces += (self._fit_head(sentence, offset, sentence_lang, head, budget) if head
+                           else self._fit(sentence, offset, sentence_lang, budget, level=0))
             offset += len(sentence)
         segments = self._merge_unspeakable(text, pieces)
         if not segments:
@@ -80,7 +88,7 @@ class Frontend:
                         if s.strip())
 
     # -- internals -------------------------------------------------------------------------
-    def _phonemize_piece(self, text: str, lang: str) -> tuple[str, str, tuple[int, ...]]:
+    def _phonemize_uncached(self, text: str, lang: str) -> tuple[str, str, tuple[int, ...]]:
         normalized = normalize(text.strip(), lang)
         raw = self.g2p.zh(normalized) if lang == "zh" else self.g2p.en(normalized)
         phonemes = clean_phonemes(raw, context=text.strip())
@@ -107,6 +115,12 @@ class Frontend:
             out += self._fit(part, offset, lang, budget, level + 1)
             offset += len(part)
         return out
+
+    def _fit_head(self, text: str, offset: int, lang: str, head_budget: int, budget: int) -> list[_Piece]:
+        """The sentence's first piece under ``head_budget``, then the rest of it under ``budget``."""
+        first = self._fit(text, offset, lang, min(self._budget(head_budget), budget), level=0)[0]
+        rest = text[first.end - offset:]
+        return [first, *(self._fit(rest, first.end, lang, budget, level=0) if rest.strip() else [])]
 
     def _split(self, text: str, level: int) -> list[str]:
         if level == 0:

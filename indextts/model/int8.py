@@ -1,0 +1,78 @@
+"""Int8 convolutions for CPU inference (oneDNN, AVX-512 VNNI where the CPU has it).
+
+The vocoder's convolutions are most of a call's time and are compute-bound in
+float32. Like the shipped ONNX export, each input is quantized per call to
+uint8 with its own range (dynamic quantization); unlike it, weights are int8
+per output channel (finer than the export's per-tensor scale), and the output
+comes back as float32 so norms and activations stay in float.
+
+Only inference takes the int8 path: with autograd on (the voice fitter) or off
+the CPU, the original float convolution runs, so gradients stay exact.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import nn
+
+_QMAX = 255  # uint8 activations
+_WMAX = 127  # symmetric int8 weights
+
+
+def int8_available() -> bool:
+    """oneDNN's quantized convolution is in this torch build."""
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.onednn, "qconv_pointwise")
+
+
+class Int8Conv1d(nn.Module):
+    """A drop-in for a float ``nn.Conv1d`` (groups 1) that runs in int8 during CPU inference."""
+
+    def __init__(self, conv: nn.Conv1d) -> None:
+        super().__init__()
+        if conv.groups != 1 or not isinstance(conv.padding, tuple):
+            raise ValueError("only ungrouped convolutions with numeric padding are quantized")
+        self.float_conv = conv
+        self.geometry = (list(conv.stride), list(conv.padding), list(conv.dilation), 1)
+        weight = conv.weight.detach().float()
+        scale = weight.abs().amax(dim=(1, 2)).clamp_min(1e-12) / _WMAX
+        int8_weight = torch.round(weight / scale[:, None, None]).clamp(-_WMAX, _WMAX).to(torch.int8)
+        self.register_buffer("w_scale", scale, persistent=False)
+        self.register_buffer("w_zero_point", torch.zeros_like(scale, dtype=torch.int32), persistent=False)
+        stride, padding, dilation, groups = self.geometry
+        # The prepacked weight does not depend on the input scale given here (1.0): each call passes its own.
+        self.packed = torch.ops.onednn.qconv_prepack(int8_weight, scale, 1.0, 0, stride, padding, dilation, groups, None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() or x.device.type != "cpu" or x.dtype != torch.float32:
+            return self.float_conv(x)
+        low, high = (float(v) for v in torch.aminmax(x))
+        low, high = min(low, 0.0), max(high, 0.0)  # zero must be exact (padding)
+        scale = max(high - low, 1e-8) / _QMAX
+        zero_point = int(round(-low / scale))
+        with warnings.catch_warnings():  # the fastest uint8 quantizer; deprecated for quantized *tensors* only
+            warnings.simplefilter("ignore", UserWarning)
+            qx = torch.quantize_per_tensor(x, scale, zero_point, torch.quint8).int_repr()
+        stride, padding, dilation, groups = self.geometry
+        return torch.ops.onednn.qconv_pointwise(
+            qx, scale, zero_point, self.packed, self.w_scale, self.w_zero_point, self.float_conv.bias,
+            stride, padding, dilation, groups, 1.0, 0, torch.float32, "none", [], "",
+        )
+
+
+def quantize_convolutions(module: nn.Module, exclude: tuple[str, ...] = (), min_macs_per_step: int = 4096) -> int:
+    """Swap every large ungrouped Conv1d under ``module`` for an Int8Conv1d; returns how many.
+
+    ``exclude`` names submodules (dotted, relative to ``module``) to keep in float; ``min_macs_per_step``
+    (in x out x kernel) skips the tiny ones (1-channel F0/energy convs) where quantizing saves nothing."""
+    swapped = 0
+    for name, conv in list(module.named_modules()):
+        if name in exclude or type(conv) is not nn.Conv1d or conv.groups != 1:
+            continue
+        if conv.in_channels * conv.out_channels * conv.kernel_size[0] < min_macs_per_step:
+            continue
+        parent, _, attr = name.rpartition(".")
+        setattr(module.get_submodule(parent), attr, Int8Conv1d(conv))
+        swapped += 1
+    return swapped
