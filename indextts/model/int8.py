@@ -47,13 +47,18 @@ class Int8Conv1d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.is_grad_enabled() or x.device.type != "cpu" or x.dtype != torch.float32:
             return self.float_conv(x)
-        low, high = (float(v) for v in torch.aminmax(x))
+        # The convolutions return channels-last tensors: quantize them through their contiguous
+        # (B, T, C) view so neither the range nor the quantizer copies them first.
+        channels_last = x.transpose(1, 2).is_contiguous()
+        flat = x.transpose(1, 2) if channels_last else x
+        low, high = (float(v) for v in torch.aminmax(flat))
         low, high = min(low, 0.0), max(high, 0.0)  # zero must be exact (padding)
         scale = max(high - low, 1e-8) / _QMAX
         zero_point = int(round(-low / scale))
         with warnings.catch_warnings():  # the fastest uint8 quantizer; deprecated for quantized *tensors* only
             warnings.simplefilter("ignore", UserWarning)
-            qx = torch.quantize_per_tensor(x, scale, zero_point, torch.quint8).int_repr()
+            qx = torch.quantize_per_tensor(flat, scale, zero_point, torch.quint8).int_repr()
+        qx = qx.transpose(1, 2) if channels_last else qx
         stride, padding, dilation, groups = self.geometry
         return torch.ops.onednn.qconv_pointwise(
             qx, scale, zero_point, self.packed, self.w_scale, self.w_zero_point, self.float_conv.bias,

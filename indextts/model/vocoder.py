@@ -109,12 +109,20 @@ class Generator(nn.Module):
             x = up(F.leaky_relu(x, 0.1))
             if i == len(self.ups) - 1:
                 x = F.pad(x, (1, 0), mode="reflect")  # match the source's centred STFT length
+            if not torch.is_grad_enabled():  # the int8 path (autograd keeps float convs, ncw)
+                x = _channels_last(x)
             x = x + self.noise_res[i](self.noise_convs[i](source), style)
             stage = self.resblocks[i * self.kernels_per_stage : (i + 1) * self.kernels_per_stage]
             x = sum(block(x, style) for block in stage) / self.kernels_per_stage
         x = self.conv_post(F.leaky_relu(x, 0.01))
         bins = self.stft.n_fft // 2 + 1
         return self.stft.inverse(torch.exp(x[:, :bins]), torch.sin(x[:, bins:]))
+
+
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, T) stored time-major, the layout the int8 convolutions return: adds and convolutions
+    then meet one layout, instead of copying between the two at every block."""
+    return x.transpose(1, 2).contiguous().transpose(1, 2)
 
 
 class Decoder(nn.Module):
