@@ -12,9 +12,11 @@ Measured per text:
 - e2e:    engine.synthesize(text) as a caller sees it (frontend, trimming, pauses included).
 RTF = compute seconds / seconds of audio produced by that system (below 1 = faster than real time).
 
+Systems: engine (as configured: int8 convolutions + compiled kernels on CPU), engine-fp32 (the same
+model in plain float32: what the optimisations buy), onnx.
+
 Usage:
-  python bench/speed.py [--runs 3] [--voice jm_kumo] [--systems engine onnx] [--out bench/out]
-Without the engine (not importable yet), `--systems onnx` times ONNX on the raw-G2P tokens.
+  python bench/speed.py [--runs 3] [--voice jm_kumo] [--systems engine engine-fp32 onnx] [--out bench/out]
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 THREADS = 2
+SYSTEMS = ("engine", "engine-fp32", "onnx")
 
 TEXTS = {
     "en-short": ("en", "The weather was cool and bright, so we walked to the market by the river."),
@@ -85,17 +88,22 @@ class OnnxWorker:
 
 
 class EngineWorker:
-    def __init__(self):
+    """``engine``: as configured (int8 convolutions + compiled kernels on CPU); ``engine-fp32``: the plain
+    float32 model (int8 and compile off), to show what each optimisation buys."""
+
+    def __init__(self, fp32: bool = False):
         t0 = time.perf_counter()
         import torch
 
         torch.set_num_threads(THREADS)
+        from indextts.config import Settings
         from indextts.engine import Engine
 
         self.import_s = time.perf_counter() - t0
         self.torch = torch
         t0 = time.perf_counter()
-        self.engine = Engine.load(warm_up=False)
+        overrides = {"engine": {"int8": False, "compile": False}} if fp32 else None
+        self.engine = Engine.load(Settings.load(overrides=overrides), warm_up=False)
         torch.set_num_threads(THREADS)
         self.load_s = time.perf_counter() - t0
 
@@ -130,7 +138,7 @@ def worker_main(name: str) -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     sys.path.insert(0, str(ROOT))
-    w = {"onnx": OnnxWorker, "engine": EngineWorker}[name]()
+    w = {"onnx": OnnxWorker, "engine": EngineWorker, "engine-fp32": lambda: EngineWorker(fp32=True)}[name]()
     proto.write(json.dumps({"import_s": w.import_s, "load_s": w.load_s, "rss_mb": _peak_rss_mb()}) + "\n")
     for line in sys.stdin:
         req = json.loads(line)
@@ -194,8 +202,8 @@ VERBOSE = False
 def main() -> None:
     global VERBOSE
     ap = argparse.ArgumentParser(description="engine vs ONNX speed, side by side")
-    ap.add_argument("--worker", choices=["engine", "onnx"], help=argparse.SUPPRESS)
-    ap.add_argument("--systems", nargs="+", default=["engine", "onnx"], choices=["engine", "onnx"])
+    ap.add_argument("--worker", choices=SYSTEMS, help=argparse.SUPPRESS)
+    ap.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--voice", default="jm_kumo")
     ap.add_argument("--texts", nargs="+", default=list(TEXTS), choices=list(TEXTS))
@@ -243,7 +251,7 @@ def main() -> None:
         for name, mode in modes:
             key = f"{name}/{mode}"
             t = statistics.median(times[(k, key)])
-            ratio = (t / onnx_t) if (onnx_t and name == "engine" and mode == "model") else None
+            ratio = (t / onnx_t) if (onnx_t and name != "onnx" and mode == "model") else None
             row = {"text": k, "tokens": ntok, "segments": len(segs[k]), "system": key, "audio_s": audio[(k, key)],
                    "median_s": t, "runs_s": times[(k, key)], "rtf": t / audio[(k, key)], "ratio_vs_onnx": ratio}
             rows.append(row)

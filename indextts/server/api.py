@@ -382,7 +382,7 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
 
     async def stream_speech(req: SpeechRequest, engine, voice: str, emotion) -> StreamingResponse:
         """Chunked audio, one piece per segment as the engine makes it (the first segment is cut
-        short, ``engine.stream_first_tokens``); the saved file equals the bytes sent."""
+        short, ``engine.stream_first_tokens``); the saved file holds the same audio."""
         received = time.perf_counter()
         try:
             await admission.enter()
@@ -397,6 +397,9 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
             release()
             fail("invalid_request")
             raise APIError(400, str(exc), param="input", code="invalid_value") from None
+        except BaseException:  # an engine fault or a cancellation: the slot must not leak
+            release()
+            raise
         made: list = []
         pieces = engine.stream_pieces(made.append(seg) or seg for seg in segments)
 
