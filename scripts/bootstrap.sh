@@ -1,7 +1,8 @@
-# Sourced by start_app.sh and run_tests.sh: create the venv and install pinned
-# dependencies when missing or when a requirements file changed (hash stamp).
+# Sourced by start_app.sh and run_tests.sh: install ffmpeg (Debian package) when missing and we
+# may, create the venv and install pinned dependencies when missing or when a requirements file
+# changed (hash stamp).
 # Usage: bootstrap_venv REQUIREMENTS_FILE...
-# The no-op path (venv works, stamp matches) runs no pip and takes ~0.05 s.
+# The no-op path (ffmpeg there, venv works, stamp matches) runs no apt or pip and takes ~0.05 s.
 # DIE_PREFIX (default "error") starts every fatal message: start_app.sh sets STARTUP_FAILED.
 
 TORCH_PIN="torch==2.13.0"
@@ -12,7 +13,28 @@ VENV_DIR="${INDEXTTS_VENV:-.venv}"
 
 die() { echo "${DIE_PREFIX:-error}: $*" >&2; exit 1; }
 
+# install_system_packages WITHOUT_THEM PKG...: apt-get install the Debian packages not installed yet,
+# when we may (root and apt-get); else warn what is missing and WITHOUT_THEM (what that costs), go on.
+install_system_packages() {
+    local without=$1 missing=() pkg
+    shift
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "warning: cannot install ${missing[*]} (needs root and apt-get); $without" >&2
+        return 0
+    fi
+    echo "installing system packages: ${missing[*]}"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+        || echo "warning: apt-get could not install ${missing[*]}; $without" >&2
+}
+
 bootstrap_venv() {
+    # Gradio encodes the page's live player (segments played while the rest is generated) with ffmpeg.
+    command -v ffmpeg >/dev/null 2>&1 \
+        || install_system_packages "the page will not play segments while the rest is generated" ffmpeg
     command -v python3 >/dev/null 2>&1 || die "python3 not found: install Python 3.11 (apt-get install -y python3 python3-venv)"
     # One stamp per set of files, so start_app.sh and run_tests.sh do not undo each other.
     # The stamp covers the torch pin, the files and the base interpreter's version.

@@ -49,7 +49,7 @@ def test_voices_and_segment_preview(client):
 
 
 def test_synthesize_returns_playable_audio_and_the_chosen_download(client):
-    audio, download, pitch, history, files, status = client.predict(
+    audio, download, pitch, history, files, status, _live = client.predict(
         "Hello there. 你好，世界。", "jf_alpha", 1.0, "auto", 400, 0.25, "flac", "en", api_name="/synthesize")
     info = sf.info(audio)
     assert info.samplerate == 24000 and 1.0 < info.duration < 8.0, info

@@ -74,6 +74,7 @@ EN: dict[str, str] = {
     "stop": "Stop",
     "examples": "Examples",
     # output
+    "live": "Live playback (starts with the first segment)",
     "audio": "Speech",
     "fmt": "Download format",
     "download": "Download",
@@ -194,6 +195,7 @@ ZH: dict[str, str] = {
     "generate": "生成",
     "stop": "停止",
     "examples": "示例",
+    "live": "实时播放（第一段生成后即开始）",
     "audio": "语音",
     "fmt": "下载格式",
     "download": "下载",

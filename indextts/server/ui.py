@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +24,13 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from ..audio import write_audio
+from ..audio import limit_peak, write_audio
 from ..config import Settings
 from ..emotion import EMOTIONS, resolve_text, spec_from_request
-from ..engine import LANGS, SPEED_RANGE, SynthesisResult
+from ..engine import LANGS, SAMPLE_RATE, SPEED_RANGE, SegmentResult, SynthesisResult
 from ..errors import IndexTTSError
 from ..text.vocab import MAX_MODEL_TOKENS
+from .audio_codec import encode
 from .engine_holder import EngineHolder, EngineNotReady
 from .i18n import DEFAULT_UI_LANG, TABLES, normalize_lang, t
 from .outputs import OutputStore
@@ -41,6 +43,7 @@ HISTORY_LIMIT = 50          # rows kept in a session's history table
 PITCH_MAX_POINTS = 4000     # the pitch plot is decimated beyond this
 F0_STEP_S = 0.0125          # the model predicts two F0 points per 25 ms frame
 PLOT_MIN_HZ = 40.0          # lower F0 is not voice pitch: the vocoder's unvoiced (<10 Hz) and ramps into it
+LIVE_TAIL_S = 0.05          # the end of each segment sent apart to the live player (see live_chunks)
 POLL_S = 1.0                # how often a loading page asks whether the model is ready
 
 EXAMPLES = [
@@ -93,10 +96,12 @@ class HistoryItem:
 class _Page:
     """The handlers behind the page; one instance per app, shared by all sessions (no session data)."""
 
-    def __init__(self, holder: EngineHolder, settings: Settings, store: OutputStore) -> None:
+    def __init__(self, holder: EngineHolder, settings: Settings, store: OutputStore,
+                 live_playback: bool = False) -> None:
         self.holder = holder
         self.settings = settings
         self.store = store
+        self.live_playback = live_playback  # feed the streaming player (needs ffmpeg)
 
     # -- status and loading ----------------------------------------------------------------
     def status_line(self, lang: str, stats: Stats | None) -> str:
@@ -156,8 +161,9 @@ class _Page:
                    emo_mode="voice", happy=0.0, angry=0.0, sad=0.0, afraid=0.0, disgusted=0.0, melancholic=0.0,
                    surprised=0.0, calm=0.0, emo_weight=1.0, emo_text="", emo_reference=None, emo_random=False,
                    emo_seed=0, progress=gr.Progress()):
-        """Speak the text through ``engine.stream`` so progress moves and Stop (``cancels=``) takes
-        effect between segments; ``engine.join`` makes the same clip one ``synthesize`` call would.
+        """Speak the text through ``engine.stream`` so progress moves, each segment plays in the live
+        player as soon as it is made, and Stop (``cancels=``) takes effect between segments;
+        ``engine.join`` makes the same clip one ``synthesize`` call would.
         Emotion: ``emo_mode`` voice | reference (``emo_reference``, an audio file) | vector (the eight
         values 0-1) | text (``emo_text``), with ``emo_weight`` 0-1, ``emo_random`` and ``emo_seed``."""
         ui_lang = normalize_lang(ui_lang)
@@ -174,7 +180,9 @@ class _Page:
                                        emotion=emotion):
                 pieces.append(piece)
                 progress((len(pieces), count), desc=t(ui_lang, "progress_segment", i=len(pieces), n=count))
-                yield _SKIP  # a point where Stop (cancels=) ends the event
+                last = len(pieces) == count
+                for chunk in live_chunks(piece, float(pause_s), last) if self.live_playback else [gr.skip()]:
+                    yield *_SKIP, chunk  # also a point where Stop (cancels=) ends the event
             joined = engine.join(pieces, float(pause_s), time.perf_counter() - started)
             request = {"text": text, "voice": voice, "speed": float(speed), "lang": lang,
                        "max_tokens": max_tokens, "pause_s": float(pause_s), "source": "ui",
@@ -195,7 +203,7 @@ class _Page:
         stats = Stats(joined.duration_s, joined.compute_s)
         yield (str(saved.audio_path), download, self.pitch_update(pitch, ui_lang), history,
                history_table(history, ui_lang), [h.wav_path for h in history], stats,
-               self.status_line(ui_lang, stats))
+               self.status_line(ui_lang, stats), gr.skip())
 
     # -- voice cloning and the library -------------------------------------------------------
     def voice_lists(self, selected: str | None) -> list[dict]:
@@ -304,7 +312,7 @@ class _Page:
         return gr.update(value=pitch, x_title=t(ui_lang, "pitch_time"), y_title=t(ui_lang, "pitch_hz"))
 
 
-_SKIP = tuple(gr.skip() for _ in range(8))  # one per output of /synthesize
+_SKIP = tuple(gr.skip() for _ in range(8))  # one per output of /synthesize but the last (the live player)
 EMOTION_MODES = ("voice", "reference", "vector", "text")
 
 
@@ -338,6 +346,29 @@ def resolved_text(text: str, ui_lang: str) -> str:
     return t(ui_lang, "emo_resolved", vector=shown)
 
 
+def live_chunks(segment: SegmentResult, pause_s: float, last: bool) -> list[bytes]:
+    """One segment for the live player, as 16-bit WAV bytes: its speech, then its last LIVE_TAIL_S
+    plus the pause ``engine.join`` puts after it (none after the last), so the live playback keeps
+    the final clip's timing. Two chunks because Gradio's AAC encoder only passes on what it has
+    encoded a few ms after a chunk comes in, the rest with the next chunk: the tail, sent right
+    after, brings the speech out at once, and only the quiet tail waits for the next segment.
+    Not float arrays: Gradio would scale each chunk to full scale on its own (uneven loudness)."""
+    audio = limit_peak(segment.audio)
+    split = max(0, len(audio) - int(LIVE_TAIL_S * SAMPLE_RATE))
+    gap = np.zeros(0 if last else int(pause_s * SAMPLE_RATE), dtype=np.float32)
+    parts = (audio[:split], np.concatenate([audio[split:], gap]))
+    return [encode(part, SAMPLE_RATE, "wav")[0] for part in parts if part.size]
+
+
+def live_playback_available() -> bool:
+    """Gradio encodes streamed audio with ffmpeg; without it the page has no live player."""
+    if shutil.which("ffmpeg"):
+        return True
+    log.warning("ffmpeg not found: the page will not play segments while generating (install it: "
+                "apt-get install -y --no-install-recommends ffmpeg)")
+    return False
+
+
 def pitch_frame(result: SynthesisResult, pause_s: float) -> pd.DataFrame:
     """F0 of every segment on the output's time axis. Points below PLOT_MIN_HZ (unvoiced, and the
     onset/offset ramps into it) are gaps (NaN), as is the pause between segments. Each segment's
@@ -366,7 +397,7 @@ def history_table(history: list[HistoryItem], ui_lang: str) -> pd.DataFrame:
 
 
 def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore) -> gr.Blocks:
-    page = _Page(holder, settings, store)
+    page = _Page(holder, settings, store, live_playback_available())
     cfg = settings.engine
     lang0 = DEFAULT_UI_LANG
     tr: list[tuple[Any, Callable[[str], dict]]] = []  # (component, language -> its localized update)
@@ -530,6 +561,9 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore) -> gr
                 label(examples.dataset, "examples")
             # ---------------------------------------------------------------- output column
             with gr.Column(scale=2):
+                # Plays each segment as it is made; the full clip lands in `audio` (no autoplay: heard once).
+                live = label(gr.Audio(label=t(lang0, "live"), streaming=True, autoplay=True, interactive=False,
+                                      buttons=[], visible=page.live_playback, elem_id="live-audio"), "live")
                 audio = label(gr.Audio(label=t(lang0, "audio"), type="filepath", interactive=False,
                                        elem_id="output-audio"), "audio")
                 with gr.Row():
@@ -594,13 +628,15 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore) -> gr
         gen_event = generate.click(
             page.synthesize, [text, voice, speed, text_lang, max_tokens, pause, fmt, ui_lang, history, stats,
                               *emotion_inputs],
-            [audio, download, pitch, history, history_df, history_files, stats, status],
+            [audio, download, pitch, history, history_df, history_files, stats, status, live],
             api_name="synthesize", show_progress_on=[audio],
             api_description="Speak the text; returns the wav file, the download in `fmt`, the pitch plot, "
-            "the history table, the session's files and the status line.")
+            "the history table, the session's files, the status line and the page's live player "
+            "(streamed while generating; nothing useful to API callers).")
         gen_event.success(lambda h: h[0].wav_path if h else None, [history], [current],
                           api_visibility="private", queue=False)
-        stop.click(None, cancels=[gen_event], api_visibility="private")
+        # Stop also silences the live player: what it has buffered would otherwise play on.
+        stop.click(None, None, [live], js="() => null", cancels=[gen_event], api_visibility="private")
         fmt.change(page.convert, [fmt, current], [download], api_visibility="private")
         history_df.select(page.replay, [history, fmt, ui_lang], [audio, download, pitch, current],
                           api_visibility="private")
