@@ -24,7 +24,7 @@ from .errors import InputError
 from .fair_lock import FairLock
 from .segment_cache import SegmentCache
 from .model import MAX_TOKENS, SAMPLE_RATE, KokoroModel, Prosody, load_model
-from .model.blocks import compile_adain_snake
+from .model import fusion
 from .text import Frontend, Segment
 from .voice_library import VoiceLibrary, blend, check_name
 from .voices import VoiceBank
@@ -100,7 +100,7 @@ class Engine:
         started = time.perf_counter()
         model = load_model(paths.model, paths.config, device=device, int8=cfg.int8)
         if cfg.compile and device == "cpu":
-            compile_adain_snake()  # compiled by the warm-up below
+            fusion.enable()  # compiled by the warm-up below
         voices = VoiceBank.from_file(paths.voices, VoiceLibrary(settings.paths.voices))
         engine = cls(model, voices, Frontend(cfg.max_tokens_per_segment), settings)
         if cfg.default_voice not in engine.voices.names:

@@ -7,15 +7,13 @@ inference needs and avoids weight_norm's 0/0 on all-zero channels.
 
 from __future__ import annotations
 
-import logging
 import math
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-log = logging.getLogger(__name__)
+from .fusion import fusable
 
 _SQRT2 = math.sqrt(2.0)
 
@@ -112,39 +110,21 @@ class AdainResBlk1d(nn.Module):
         return (self._residual(x, style) + self._shortcut(x)) / _SQRT2
 
 
+@fusable
 def adain_snake(x: torch.Tensor, alpha: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
                 eps: float) -> torch.Tensor:
     """Snake(AdaIN(x)), where Snake(y) = y + sin^2(a y) / a (a periodic bias for waveforms).
 
     Written as (z + sin^2 z) / a with z = a * AdaIN(x): four passes over the signal instead of
-    nine, which matters at the vocoder's 4800 steps per second. Pure tensor code, so
-    ``compile_adain_snake`` can fuse it into one."""
+    nine in eager mode, one loop when compiled (``fusion.py``)."""
     factor, offset = _normalizing_affine(x, weight, bias, eps)
     z = torch.addcmul(alpha * offset, x, alpha * factor)
     sine = torch.sin(z)
     return torch.addcmul(z, sine, sine) * (1 / alpha)
 
 
-_fused_adain_snake: Callable[..., torch.Tensor] | None = None
-
-
-def compile_adain_snake() -> None:
-    """Use a torch.compile'd (inductor, C++) ``adain_snake`` for CPU inference from now on.
-    The first call compiles (~30 s cold, ~4 s from inductor's on-disk cache); see ``_snake``."""
-    global _fused_adain_snake
-    _fused_adain_snake = torch.compile(adain_snake, dynamic=True)
-
-
 def _snake(norm: AdaIN1d, alpha: torch.Tensor, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-    global _fused_adain_snake
     weight, bias = norm.style_affine(style)
-    fused = _fused_adain_snake
-    if fused is not None and x.device.type == "cpu" and not torch.is_grad_enabled():
-        try:
-            return fused(x, alpha, weight, bias, norm.norm.eps)
-        except Exception:  # no C++ compiler, or inductor cannot build here: stay eager, once and for all
-            log.warning("compiled vocoder kernels unavailable; running eager", exc_info=True)
-            _fused_adain_snake = None
     return adain_snake(x, alpha, weight, bias, norm.norm.eps)
 
 

@@ -12,10 +12,10 @@ the CPU, the original float convolution runs, so gradients stay exact.
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 from torch import nn
+
+from .fusion import fusable
 
 _QMAX = 255  # uint8 activations
 _WMAX = 127  # symmetric int8 weights
@@ -47,23 +47,23 @@ class Int8Conv1d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.is_grad_enabled() or x.device.type != "cpu" or x.dtype != torch.float32:
             return self.float_conv(x)
-        # The convolutions return channels-last tensors: quantize them through their contiguous
-        # (B, T, C) view so neither the range nor the quantizer copies them first.
-        channels_last = x.transpose(1, 2).is_contiguous()
-        flat = x.transpose(1, 2) if channels_last else x
-        low, high = (float(v) for v in torch.aminmax(flat))
-        low, high = min(low, 0.0), max(high, 0.0)  # zero must be exact (padding)
-        scale = max(high - low, 1e-8) / _QMAX
-        zero_point = int(round(-low / scale))
-        with warnings.catch_warnings():  # the fastest uint8 quantizer; deprecated for quantized *tensors* only
-            warnings.simplefilter("ignore", UserWarning)
-            qx = torch.quantize_per_tensor(flat, scale, zero_point, torch.quint8).int_repr()
-        qx = qx.transpose(1, 2) if channels_last else qx
+        qx, scale, zero_point = quantize_uint8(x)
+        scale, zero_point = float(scale), int(zero_point)
         stride, padding, dilation, groups = self.geometry
         return torch.ops.onednn.qconv_pointwise(
             qx, scale, zero_point, self.packed, self.w_scale, self.w_zero_point, self.float_conv.bias,
             stride, padding, dilation, groups, 1.0, 0, torch.float32, "none", [], "",
         )
+
+
+@fusable
+def quantize_uint8(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """x as uint8 over its own range (zero exact, for the padding), with that scale and zero point;
+    as the ONNX export's DynamicQuantizeLinear. Two loops when compiled, three passes eager."""
+    low, high = x.min().clamp(max=0.0), x.max().clamp(min=0.0)
+    scale = ((high - low) / _QMAX).clamp(min=1e-8)
+    zero_point = torch.round(-low / scale)
+    return torch.clamp(torch.round(x / scale) + zero_point, 0, _QMAX).to(torch.uint8), scale, zero_point
 
 
 def quantize_convolutions(module: nn.Module, exclude: tuple[str, ...] = (), min_macs_per_step: int = 4096) -> int:

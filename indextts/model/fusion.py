@@ -1,0 +1,45 @@
+"""Optional torch.compile (inductor, C++) of the vocoder's elementwise chains, for CPU inference.
+
+In eager mode each op of a chain such as norm -> affine -> Snake or range -> quantize is one pass
+over the signal (4800 steps per second of audio, 128 channels); compiled, a chain is one or two
+loops. Functions marked ``@fusable`` run compiled once ``enable()`` was called, on CPU, without
+autograd (the voice fitter stays eager); anything else, or a failure to compile (no C++
+compiler), runs the plain function. Compiling costs ~30 s on a fresh machine, ~4 s from
+inductor's on-disk cache; the engine's warm-up pays it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Callable, TypeVar
+
+import torch
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., object])
+_state = {"enabled": False}
+
+
+def enable() -> None:
+    _state["enabled"] = True
+
+
+def fusable(fn: F) -> F:
+    """Mark a pure tensor function (first argument a tensor) for compilation."""
+    compiled: list[Callable[..., object]] = []
+
+    @functools.wraps(fn)
+    def run(x: torch.Tensor, *args: object) -> object:
+        if _state["enabled"] and x.device.type == "cpu" and not torch.is_grad_enabled():
+            if not compiled:
+                compiled.append(torch.compile(fn, dynamic=True))
+            try:
+                return compiled[0](x, *args)
+            except Exception:  # e.g. no C++ compiler: stay eager from now on
+                log.warning("compiled vocoder kernels unavailable; running eager", exc_info=True)
+                _state["enabled"] = False
+        return fn(x, *args)
+
+    return run  # type: ignore[return-value]
