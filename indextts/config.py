@@ -45,7 +45,7 @@ class ServerSettings(_Section):
     auth_user: str | None = None
     auth_password: SecretStr | None = None
     allow_no_auth: bool = False  # explicit opt-out for --listen without auth
-    concurrency_limit: int = Field(4, ge=1, le=64)
+    concurrency_limit: int = Field(8, ge=1, le=64)
     max_queue: int = Field(16, ge=1, le=1000)
     max_upload_mb: int = Field(20, ge=1, le=1024)
 

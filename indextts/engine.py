@@ -84,7 +84,7 @@ class Engine:
         self.voices = voices
         self.frontend = frontend
         self.settings = settings
-        self._lock = FairLock()  # model calls, one at a time, in arrival order
+        self._lock = FairLock()  # model calls, one at a time, in arrival order (first segments first)
         self._voice_fitter = None  # built on the first clone (loads the speaker encoder)
         self.cache: SegmentCache[SegmentResult] = SegmentCache(settings.engine.cache_audio_s)
 
@@ -217,7 +217,8 @@ class Engine:
         style = self.voices.style(voice, len(segment.tokens)).to(self.model.device)
         shift = self.voices.f0_shift(voice)  # a cloned voice's pitch correction (0 for stock voices)
         tokens = torch.tensor([[0, *segment.tokens, 0]], dtype=torch.long, device=self.model.device)
-        with self._lock, torch.inference_mode(), self._autocast():
+        # A request's first segment is urgent: under load its first audio waits for one segment, not a round.
+        with self._lock.turn(urgent=index == 0), torch.inference_mode(), self._autocast():
             prosody = self.model.predict_prosody(tokens, style, speed)
             if emotion is not None:  # between the predictor and the decoder: the model's own curves
                 prosody, gain_db = emotional_prosody(self.model, tokens, style, speed, prosody, emotion, index,

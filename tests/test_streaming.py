@@ -150,11 +150,11 @@ def test_engine_stream_renders_only_what_is_pulled(engine, monkeypatch):
     assert rendered == ["Only this one."]
 
 
-# ---------------------------------------------------------------- FIFO lock
+# ---------------------------------------------------------------- FIFO lock (first segments first)
 
-def start_taker(lock: FairLock, order: list, name, hold_s: float = 0.0) -> threading.Thread:
+def start_taker(lock: FairLock, order: list, name, hold_s: float = 0.0, urgent: bool = False) -> threading.Thread:
     def run() -> None:
-        with lock:
+        with lock.turn(urgent=urgent):
             order.append(name)
             time.sleep(hold_s)
 
@@ -189,6 +189,21 @@ def test_fair_lock_a_releasing_thread_cannot_jump_the_queue():
         order.append("releaser")
     waiter.join(timeout=5)
     assert order == ["waiter", "releaser"]
+
+
+def test_fair_lock_first_segments_go_ahead_of_later_ones_in_arrival_order():
+    """A newcomer's first segment waits for the segment being rendered, not for everyone's next one."""
+    lock, order = FairLock(), []
+    lock.acquire()
+    arrivals = [("later-1", False), ("first-A", True), ("later-2", False), ("first-B", True)]
+    threads = []
+    for i, (name, urgent) in enumerate(arrivals):
+        threads.append(start_taker(lock, order, name, hold_s=0.005, urgent=urgent))
+        assert wait_until(lambda: lock.waiting == i + 1), f"{name} never queued"
+    lock.release()
+    for thread in threads:
+        thread.join(timeout=5)
+    assert order == ["first-A", "first-B", "later-1", "later-2"]
 
 
 def test_fair_lock_is_a_reusable_context_manager_released_on_errors():
