@@ -22,9 +22,8 @@ from .emotion import EmotionSpec
 from .emotion.apply import emotional_prosody, finish_audio, voice_shifted
 from .errors import InputError
 from .fair_lock import FairLock
+from .model import MAX_TOKENS, SAMPLE_RATE, KokoroModel, Prosody, fusion, load_model
 from .segment_cache import SegmentCache
-from .model import MAX_TOKENS, SAMPLE_RATE, KokoroModel, Prosody, load_model
-from .model import fusion
 from .text import Frontend, Segment
 from .voice_library import VoiceLibrary, blend, check_name
 from .voices import VoiceBank

@@ -347,7 +347,9 @@ def test_the_engine_runs_int8_vocoder_convolutions_by_default(engine, settings):
     assert settings.engine.int8 is True
     quantized = [name for name, m in engine.model.decoder.named_modules() if isinstance(m, Int8Conv1d)]
     assert len(quantized) >= 20, quantized
+    assert all(name.startswith("generator.") for name in quantized), quantized  # the 800/4800 Hz stages
     assert type(engine.model.decoder.generator.conv_post) is nn.Conv1d  # exponentiated output: kept float
+    assert type(engine.model.decoder.encode.conv1) is nn.Conv1d  # 40-80 Hz blocks: cheap, kept float
     assert not any(isinstance(m, Int8Conv1d) for m in engine.model.predictor.modules())  # durations: float
     assert not any(isinstance(m, Int8Conv1d) for m in engine.model.text_encoder.modules())
 
