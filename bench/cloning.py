@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument("--voices", default=None, help="comma-separated subset")
     parser.add_argument("--tuning", action="store_true", help="run on the TUNING set instead (for development)")
     parser.add_argument("--no-asr", action="store_true")
+    parser.add_argument("--fp32", action="store_true", help="float32 rendering (engine.int8 and engine.compile off)")
     args = parser.parse_args()
     import torch
 
@@ -69,7 +70,8 @@ def main() -> None:
         voices = {k: voices[k] for k in args.voices.split(",")}
     make(voices)
     tmp = Path(tempfile.mkdtemp(prefix="clone-bench-"))
-    settings = Settings.load(environ={}, overrides={"engine": {"device": "cpu", "threads": 2},
+    fp32 = {"int8": False, "compile": False} if args.fp32 else {}
+    settings = Settings.load(environ={}, overrides={"engine": {"device": "cpu", "threads": 2, **fp32},
                                                      "paths": {"voices": str(tmp / "voices")}})
     engine = Engine.load(settings, warm_up=True)
     ve = VoiceEncoder("cpu", verbose=False)
@@ -118,7 +120,7 @@ def main() -> None:
                                         for t, a in zip(EVAL_TEXTS, clone_audio)]))
         rows.append(row)
         print(json.dumps(row), flush=True)
-    out = BENCH / "out" / ("cloning-tuning.json" if args.tuning else "cloning.json")
+    out = BENCH / "out" / (("cloning-tuning" if args.tuning else "cloning") + ("-fp32" if args.fp32 else "") + ".json")
     out.parent.mkdir(parents=True, exist_ok=True)
     summary = {"stock_wer": stock_wer, "rows": rows, "threads": 2,
                "date": time.strftime("%Y-%m-%d %H:%M"), "steps": rows[0]["steps"] if rows else None}
