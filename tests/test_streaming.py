@@ -443,7 +443,7 @@ def saved_outputs(live_server, text: str) -> list[tuple[dict, object]]:
     found = []
     for sidecar in live_server.outputs.glob("*/*.json"):
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
-        if meta["request"]["input"] == text:
+        if meta["request"].get("input") == text:  # UI outputs keep "text" instead
             found.append((meta, sidecar.with_suffix(".wav")))
     return found
 
