@@ -6,9 +6,13 @@ Usage: python bench/batching.py [--text "..."]
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project, when run as a script
 
 
 def best_of(fn, runs: int = 5) -> float:
