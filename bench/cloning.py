@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--voices", default=None, help="comma-separated subset")
     parser.add_argument("--tuning", action="store_true", help="run on the TUNING set instead (for development)")
     parser.add_argument("--no-asr", action="store_true")
-    parser.add_argument("--fp32", action="store_true", help="float32 throughout (engine.int8, engine.compile and engine.bf16_text off)")
+    parser.add_argument("--fp32", action="store_true", help="float32 rendering (engine.int8 and engine.compile off)")
     args = parser.parse_args()
     import torch
 
@@ -70,7 +70,7 @@ def main() -> None:
         voices = {k: voices[k] for k in args.voices.split(",")}
     make(voices)
     tmp = Path(tempfile.mkdtemp(prefix="clone-bench-"))
-    fp32 = {"int8": False, "compile": False, "bf16_text": False} if args.fp32 else {}
+    fp32 = {"int8": False, "compile": False} if args.fp32 else {}
     settings = Settings.load(environ={}, overrides={"engine": {"device": "cpu", "threads": 2, **fp32},
                                                      "paths": {"voices": str(tmp / "voices")}})
     engine = Engine.load(settings, warm_up=True)

@@ -89,7 +89,7 @@ class OnnxWorker:
 
 class EngineWorker:
     """``engine``: as configured (int8 convolutions + compiled kernels on CPU); ``engine-fp32``: the plain
-    float32 model (int8, compile and bf16_text off), to show what the optimisations buy."""
+    float32 model (int8 and compile off), to show what each optimisation buys."""
 
     def __init__(self, fp32: bool = False):
         t0 = time.perf_counter()
@@ -102,7 +102,7 @@ class EngineWorker:
         self.import_s = time.perf_counter() - t0
         self.torch = torch
         t0 = time.perf_counter()
-        overrides = {"engine": {"int8": False, "compile": False, "bf16_text": False}} if fp32 else None
+        overrides = {"engine": {"int8": False, "compile": False}} if fp32 else None
         self.engine = Engine.load(Settings.load(overrides=overrides), warm_up=False)
         torch.set_num_threads(THREADS)
         self.load_s = time.perf_counter() - t0

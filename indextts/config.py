@@ -28,7 +28,6 @@ class EngineSettings(_Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     fp16: bool = False
     int8: bool = True
-    bf16_text: bool = True
     compile: bool = True
     cache_audio_s: float = Field(0.0, ge=0.0, le=36_000.0)
     threads: int = Field(0, ge=0, le=256)

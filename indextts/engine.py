@@ -97,7 +97,7 @@ class Engine:
         paths = ensure_weights(settings.paths.cache_hub)
         device = pick_device(cfg.device)
         started = time.perf_counter()
-        model = load_model(paths.model, paths.config, device=device, int8=cfg.int8, bf16_text=cfg.bf16_text)
+        model = load_model(paths.model, paths.config, device=device, int8=cfg.int8)
         if cfg.compile and device == "cpu":
             fusion.enable()  # compiled by the warm-up below
         voices = VoiceBank.from_file(paths.voices, VoiceLibrary(settings.paths.voices))

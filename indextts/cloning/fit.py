@@ -97,7 +97,7 @@ class _Sentence:
         self.tokens = torch.tensor([[0, *tokens, 0]], dtype=torch.long, device=dev)
         self.n = len(tokens)
         with torch.no_grad():
-            self.bert = model.encode_text(self.tokens)
+            self.bert = model.bert_encoder(model.bert(self.tokens)).transpose(1, 2)
             _, ps = model.split_style(style)
             encoded = model.predictor.text_encoder(self.bert, ps)
             self.frames = frames_per_token(model.predictor.durations(encoded)[0], 1.0)

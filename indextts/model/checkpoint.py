@@ -42,8 +42,7 @@ def load_config(config_path: Path) -> tuple[KokoroConfig, dict[str, int]]:
     return KokoroConfig.from_dict(raw), dict(raw.get("vocab", {}))
 
 
-def load_model(weights_path: Path, config_path: Path, device: str = "cpu", int8: bool = False,
-               bf16_text: bool = False) -> KokoroModel:
+def load_model(weights_path: Path, config_path: Path, device: str = "cpu", int8: bool = False) -> KokoroModel:
     """Build the model, load folded weights (strict: every key must match), eval mode.
 
     ``int8`` on CPU: the vocoder generator's convolutions run in int8 at inference (see ``int8.py``):
@@ -51,13 +50,11 @@ def load_model(weights_path: Path, config_path: Path, device: str = "cpu", int8:
     (durations exactly the float model's), the decoder blocks at 40-80 steps per second (cheap,
     and int8 there adds error for no speed), and the last convolution, whose output is
     exponentiated into magnitudes (int8 there alone costs 0.28 log-mel L1; the generator's other
-    convolutions together about 0.08). ``bf16_text`` on CPU: ALBERT in bfloat16 (``encode_text``)."""
+    convolutions together about 0.08)."""
     cfg, _ = load_config(config_path)
     model = KokoroModel(cfg)
     model.load_state_dict(fold_weight_norm(load_file(str(weights_path))), strict=True)
     model = model.to(device).eval().requires_grad_(False)
     if int8 and model.device.type == "cpu" and int8_available():
         quantize_convolutions(model.decoder.generator, exclude=("conv_post",))
-    # bfloat16 only where the CPU computes it natively (AVX512-BF16/AMX); emulated it would be slower.
-    model.bf16_text = bf16_text and model.device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
     return model

@@ -80,7 +80,6 @@ class KokoroModel(nn.Module):
         self.predictor = ProsodyPredictor(cfg.style_dim, cfg.hidden_dim, cfg.n_layer, cfg.max_dur)
         self.text_encoder = TextEncoder(cfg.hidden_dim, cfg.text_encoder_kernel_size, cfg.n_layer, cfg.n_token)
         self.decoder = Decoder(cfg.hidden_dim, cfg.style_dim, cfg.vocoder)
-        self.bf16_text = False  # ALBERT in bfloat16 on CPU (set by load_model; see encode_text)
 
     @property
     def device(self) -> torch.device:
@@ -93,21 +92,10 @@ class KokoroModel(nn.Module):
     def predict_prosody(self, tokens: torch.Tensor, style: torch.Tensor, speed: float = 1.0) -> Prosody:
         """tokens (1, T) with boundary zeros at both ends; style (1, 256)."""
         _, prosody_style = self.split_style(style)
-        encoded = self.predictor.text_encoder(self.encode_text(tokens), prosody_style)
+        bert = self.bert_encoder(self.bert(tokens)).transpose(1, 2)
+        encoded = self.predictor.text_encoder(bert, prosody_style)
         expected = self.predictor.durations(encoded)[0]
         return self.prosody_for_frames(encoded, expected, frames_per_token(expected, speed), style)
-
-    def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
-        """ALBERT's reading of the tokens, projected: (1, hidden, T), the predictor's input.
-
-        With ``bf16_text`` on CPU, ALBERT runs in bfloat16: 2.7x faster there (its float32 matmuls
-        over ~70 tokens run far below the cores' peak); measured on the 32 bench sentences in two
-        voices, 99.6 % of tokens get the float32 frame count, the rest one frame off."""
-        if self.bf16_text and tokens.device.type == "cpu":
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                hidden = self.bert(tokens)
-            return self.bert_encoder(hidden.float()).transpose(1, 2)
-        return self.bert_encoder(self.bert(tokens)).transpose(1, 2)
 
     def prosody_for_frames(
         self, encoded: torch.Tensor, expected: torch.Tensor, frames: torch.Tensor, style: torch.Tensor
