@@ -99,7 +99,7 @@ class Engine:
         started = time.perf_counter()
         model = load_model(paths.model, paths.config, device=device, int8=cfg.int8)
         if cfg.compile and device == "cpu":
-            fusion.enable()  # compiled by the warm-up below
+            fusion.enable(settings.paths.cache_hub / "compiled")  # compiled by the warm-up below
         voices = VoiceBank.from_file(paths.voices, VoiceLibrary(settings.paths.voices))
         engine = cls(model, voices, Frontend(cfg.max_tokens_per_segment), settings)
         if cfg.default_voice not in engine.voices.names:

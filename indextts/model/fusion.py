@@ -4,14 +4,16 @@ In eager mode each op of a chain such as norm -> affine -> Snake or range -> qua
 over the signal (4800 steps per second of audio, 128 channels); compiled, a chain is one or two
 loops. Functions marked ``@fusable`` run compiled once ``enable()`` was called, on CPU, without
 autograd (the voice fitter stays eager); anything else, or a failure to compile (no C++
-compiler), runs the plain function. Compiling costs ~30 s on a fresh machine, ~4 s from
-inductor's on-disk cache; the engine's warm-up pays it.
+compiler), runs the plain function. Compiling costs ~10-30 s on a fresh machine, ~4 s from
+the on-disk kernel cache; the engine's warm-up pays it.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
+from pathlib import Path
 from typing import Callable, TypeVar
 
 import torch
@@ -22,7 +24,11 @@ F = TypeVar("F", bound=Callable[..., object])
 _state = {"enabled": False}
 
 
-def enable() -> None:
+def enable(cache_dir: Path | None = None) -> None:
+    """Compile ``@fusable`` functions from now on; ``cache_dir`` keeps the compiled kernels (unless
+    TORCHINDUCTOR_CACHE_DIR is set): inductor's default is under /tmp, lost at every reboot."""
+    if cache_dir is not None:
+        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir))
     _state["enabled"] = True
 
 
