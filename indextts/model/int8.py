@@ -42,7 +42,8 @@ class Int8Conv1d(nn.Module):
         self.register_buffer("w_zero_point", torch.zeros_like(scale, dtype=torch.int32), persistent=False)
         stride, padding, dilation, groups = self.geometry
         # The prepacked weight does not depend on the input scale given here (1.0): each call passes its own.
-        self.packed = torch.ops.onednn.qconv_prepack(int8_weight, scale, 1.0, 0, stride, padding, dilation, groups, None)
+        self.packed = torch.ops.onednn.qconv_prepack(int8_weight, scale, 1.0, 0, stride, padding, dilation, groups,
+                                                     None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.is_grad_enabled() or x.device.type != "cpu" or x.dtype != torch.float32:
