@@ -69,6 +69,11 @@ class SynthesisResult:
         return self.compute_s / self.duration_s if self.duration_s else float("inf")
 
 
+def segment_audio(segment: SegmentResult) -> np.ndarray:
+    """A segment's audio as it sounds in the joined clip and in every stream: peak-limited on its own."""
+    return limit_peak(segment.audio).astype(np.float32)
+
+
 def pick_device(requested: str) -> str:
     if requested == "cuda" and not torch.cuda.is_available():
         raise InputError("device 'cuda' was requested but no CUDA GPU is available; use device 'auto' or 'cpu'")
@@ -182,7 +187,7 @@ class Engine:
 
         def pieces() -> Iterator[np.ndarray]:
             for i, seg in enumerate(segments):
-                audio = limit_peak(seg.audio).astype(np.float32)
+                audio = segment_audio(seg)
                 yield np.concatenate([gap, audio]) if i else audio
         return pieces()
 

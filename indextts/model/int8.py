@@ -26,6 +26,12 @@ def int8_available() -> bool:
     return torch.backends.mkldnn.is_available() and hasattr(torch.ops.onednn, "qconv_pointwise")
 
 
+def runs_int8(x: torch.Tensor) -> bool:
+    """Whether an Int8Conv1d given ``x`` takes the int8 path: CPU float32 inference (autograd on
+    means the voice fitter, which needs the float convolution's exact gradients)."""
+    return not torch.is_grad_enabled() and x.device.type == "cpu" and x.dtype == torch.float32
+
+
 class Int8Conv1d(nn.Module):
     """A drop-in for a float ``nn.Conv1d`` (groups 1) that runs in int8 during CPU inference."""
 
@@ -46,7 +52,7 @@ class Int8Conv1d(nn.Module):
                                                      None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if torch.is_grad_enabled() or x.device.type != "cpu" or x.dtype != torch.float32:
+        if not runs_int8(x):
             return self.float_conv(x)
         qx, scale, zero_point = quantize_uint8(x)
         scale, zero_point = float(scale), int(zero_point)

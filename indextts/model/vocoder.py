@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import AdaINResBlock1, AdainResBlk1d
+from .int8 import runs_int8
 
 SAMPLE_RATE = 24000
 # The shipped export's inverse STFT overlap-adds with a window sum that makes
@@ -109,7 +110,7 @@ class Generator(nn.Module):
             x = up(F.leaky_relu(x, 0.1))
             if i == len(self.ups) - 1:
                 x = F.pad(x, (1, 0), mode="reflect")  # match the source's centred STFT length
-            if not torch.is_grad_enabled():  # the int8 path (autograd keeps float convs, ncw)
+            if runs_int8(x):
                 x = _channels_last(x)
             x = x + self.noise_res[i](self.noise_convs[i](source), style)
             stage = self.resblocks[i * self.kernels_per_stage : (i + 1) * self.kernels_per_stage]

@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from ..audio import limit_peak, write_audio
+from ..audio import write_audio
 from ..config import Settings
 from ..emotion import EMOTIONS, resolve_text, spec_from_request
-from ..engine import LANGS, SAMPLE_RATE, SPEED_RANGE, SegmentResult, SynthesisResult
+from ..engine import LANGS, SAMPLE_RATE, SPEED_RANGE, SegmentResult, SynthesisResult, segment_audio
 from ..errors import IndexTTSError
 from ..text.vocab import MAX_MODEL_TOKENS
 from .audio_codec import encode
@@ -353,7 +353,7 @@ def live_chunks(segment: SegmentResult, pause_s: float, last: bool) -> list[byte
     encoded a few ms after a chunk comes in, the rest with the next chunk: the tail, sent right
     after, brings the speech out at once, and only the quiet tail waits for the next segment.
     Not float arrays: Gradio would scale each chunk to full scale on its own (uneven loudness)."""
-    audio = limit_peak(segment.audio)
+    audio = segment_audio(segment)
     split = max(0, len(audio) - int(LIVE_TAIL_S * SAMPLE_RATE))
     gap = np.zeros(0 if last else int(pause_s * SAMPLE_RATE), dtype=np.float32)
     parts = (audio[:split], np.concatenate([audio[split:], gap]))
