@@ -32,10 +32,26 @@ def speech_bounds(audio: np.ndarray, sample_rate: int, floor_db: float = -45.0, 
     return max(0, int(loud[0]) - margin), min(len(audio), int(loud[-1]) + margin + 1)
 
 
-def limit_peak(audio: np.ndarray) -> np.ndarray:
-    """Scale down (never up) so the peak stays under PEAK_CEILING."""
-    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-    return audio * (PEAK_CEILING / peak) if peak > PEAK_CEILING else audio
+def limit_peak(audio: np.ndarray, sample_rate: int, hold_s: float = 0.005) -> np.ndarray:
+    """Keep every sample under PEAK_CEILING by turning the gain down only around the peaks.
+
+    Scaling a whole segment by its highest sample made its loudness depend on one sample (Kokoro's
+    peaks sit 0.3-2 dB over the ceiling and move with any prosody change), so segments and emotions
+    differed in level at random. Here the gain each sample needs is spread over +-``hold_s``
+    (a minimum filter) and smoothed by a moving average of the same width: the smoothed gain at a
+    peak averages values that all already satisfy that peak, so the ceiling holds exactly, and
+    speech away from the peaks keeps its level."""
+    x = np.asarray(audio, dtype=np.float32)
+    magnitude = np.abs(x)
+    if not x.size or float(magnitude.max()) <= PEAK_CEILING:
+        return x
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    width = 2 * max(1, int(hold_s * sample_rate)) + 1
+    needed = np.minimum(1.0, PEAK_CEILING / np.maximum(magnitude, 1e-12))
+    gain = uniform_filter1d(minimum_filter1d(needed, width, mode="nearest"), width, mode="nearest")
+    gain[gain > 1 - 1e-6] = 1.0  # the running mean's rounding, where nothing was turned down
+    return np.clip(x * gain, -PEAK_CEILING, PEAK_CEILING).astype(np.float32)
 
 
 def check_writable(path: Path) -> tuple[str, str]:

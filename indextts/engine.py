@@ -70,8 +70,8 @@ class SynthesisResult:
 
 
 def segment_audio(segment: SegmentResult) -> np.ndarray:
-    """A segment's audio as it sounds in the joined clip and in every stream: peak-limited on its own."""
-    return limit_peak(segment.audio).astype(np.float32)
+    """A segment's audio as it sounds in the joined clip and in every stream: its peaks limited."""
+    return limit_peak(segment.audio, SAMPLE_RATE)
 
 
 def pick_device(requested: str) -> str:

@@ -105,6 +105,16 @@ def test_happy_is_higher_and_faster_than_sad_in_the_audio(engine):
     assert sad.duration_s / happy.duration_s > 1.15
 
 
+def test_a_small_loudness_edit_changes_the_level_by_what_was_asked(engine):
+    """Calm at 0.3 asks -0.6 dB. Peaks are limited locally, so the level no longer moves with one
+    sample's height (whole-segment peak scaling used to swing it by +-0.5 dB, the wrong way here)."""
+    plain = engine.synthesize(EN, voice="jm_kumo")
+    calm = engine.synthesize(EN, voice="jm_kumo", emotion=spec_from_request(vector={"calm": 1.0}, weight=0.3))
+    change = measure(calm.audio, 24000).energy_db - measure(plain.audio, 24000).energy_db
+    assert -0.9 < change < -0.35, change
+    assert np.abs(calm.audio).max() <= 0.97 and np.abs(plain.audio).max() <= 0.97
+
+
 def test_reference_clip_transfers_its_prosody(engine):
     sad = engine.synthesize(EN, voice="jf_alpha", emotion=spec_from_request(vector={"sad": 1.0}))
     buf = io.BytesIO()

@@ -75,3 +75,18 @@ def test_speed_changes_length(engine):
 def test_bad_input_is_named(engine, kwargs, message):
     with pytest.raises(InputError, match=message):
         engine.synthesize(**kwargs)
+
+
+def test_peak_limiter_holds_the_ceiling_and_leaves_the_rest_alone():
+    from indextts.audio import PEAK_CEILING, limit_peak
+
+    t = np.arange(24000) / 24000
+    audio = (0.6 * np.sin(2 * np.pi * 180 * t)).astype(np.float32)
+    audio[6000], audio[18000] = 1.4, -2.0  # two clicks far over full scale
+    out = limit_peak(audio, 24000)
+    assert np.abs(out).max() <= PEAK_CEILING
+    far = np.abs(np.arange(len(t))[:, None] - np.array([6000, 18000])).min(axis=1) > 24 * 11  # beyond 11 ms
+    assert np.array_equal(out[far], audio[far])  # speech away from the peaks keeps its level exactly
+    quiet = audio * 0.5
+    quiet[6000] = quiet[18000] = 0.0
+    assert np.array_equal(limit_peak(quiet, 24000), quiet)  # nothing over the ceiling: untouched

@@ -9,9 +9,9 @@ It works on the model's own predictions, in this order:
    the utterance median in log-F0, then the level shift and a linear tilt (semitones); with random
    variation, a slow wiggle of a fraction of a semitone;
 4. energy: the model's energy curve is scaled by 2^(dB/6). The decoder turns that into about a
-   third of the asked dB (measured: x2 -> +2 dB), so the rest is a segment gain (``finish_audio``),
-   with a soft knee on peaks when the gain is positive. The loudness change is thus partly
-   post-processing; pitch, range, contour, tempo and pauses are entirely the model's.
+   third of the asked dB (measured: x2 -> +2 dB), so the rest is a segment gain (``finish_audio``);
+   the peaks a positive gain raises are limited locally, like every segment's. The loudness change
+   is thus partly post-processing; pitch, range, contour, tempo and pauses are entirely the model's.
 Random variation draws from a torch.Generator seeded with (seed, segment index): never the global
 RNG, so the same seed gives the same audio, in ``synthesize`` and ``stream`` alike.
 """
@@ -35,8 +35,6 @@ VOICED_HZ = 40.0  # below this the model's F0 is unvoiced or a ramp into it
 F0_LIMITS = (50.0, 600.0)
 ENERGY_CURVE_LIMITS = (0.4, 2.2)
 MODEL_ENERGY_SHARE = 1 / 3  # of the asked dB that the energy curve delivers (measured on jm_kumo)
-KNEE = 0.6  # soft knee start (fraction of full scale) for positive gains
-CEILING = 0.97
 
 # Random variation: standard deviations of the per-segment draws.
 JITTER = {"f0_shift_st": 0.6, "log_range": 0.08, "f0_tilt_st": 0.8, "energy_db": 0.8, "log_tempo": 0.04,
@@ -90,8 +88,11 @@ def shift_f0(f0: torch.Tensor, st: float | torch.Tensor, f0_range: float = 1.0) 
     voiced = f0f > VOICED_HZ + 30.0
     median = log_f0[voiced].median() if bool(voiced.any()) else log_f0.new_tensor(math.log(120.0))
     target = median + f0_range * (log_f0 - median) + st * (math.log(2) / 12)
-    edited = torch.exp(log_f0 + weight * (target - log_f0))
-    return torch.where(weight > 0, edited.clamp(*F0_LIMITS), f0f).to(f0.dtype)
+    # an edit may not take a point past F0_LIMITS, nor move one that is already past them
+    low = torch.minimum(log_f0, log_f0.new_tensor(math.log(F0_LIMITS[0])))
+    high = torch.maximum(log_f0, log_f0.new_tensor(math.log(F0_LIMITS[1])))
+    edited = torch.exp(log_f0 + weight * (torch.clamp(target, low, high) - log_f0))
+    return torch.where(weight > 0, edited, f0f).to(f0.dtype)
 
 
 def voice_shifted(prosody: Prosody, voice_shift_st: float) -> Prosody:
@@ -141,14 +142,8 @@ def emotional_prosody(model, tokens: torch.Tensor, style: torch.Tensor, speed: f
 
 
 def finish_audio(audio: np.ndarray, gain_db: float) -> np.ndarray:
-    """Apply the segment gain; a positive gain gets a soft knee so peaks stay under the ceiling."""
+    """Apply the segment gain; the peaks it pushes over full scale are limited with every segment's
+    (``engine.segment_audio``), so the level of the rest of the speech is what was asked."""
     if gain_db == 0.0:
         return audio
-    out = audio * np.float32(10 ** (gain_db / 20))
-    if gain_db > 0:
-        mag = np.abs(out)
-        over = mag > KNEE
-        room = CEILING - KNEE
-        mag[over] = KNEE + room * np.tanh((mag[over] - KNEE) / room)
-        out = np.sign(out) * mag
-    return out.astype(np.float32)
+    return (audio * np.float32(10 ** (gain_db / 20))).astype(np.float32)
