@@ -79,6 +79,25 @@ def test_mixing_scales_from_neutral_and_averages():
     assert mix.f0_shift_st == pytest.approx((happy.f0_shift_st + sad.f0_shift_st) / 2)
 
 
+def test_tempo_change_is_carried_by_vowels_and_keeps_the_total():
+    import torch
+
+    from indextts.emotion.apply import tempo_factors
+    from indextts.text.vocab import load_vocab
+
+    vocab = load_vocab()
+    tokens = torch.tensor([[0, *(vocab[c] for c in "kˈʌm ɪn,"), 0]])
+    expected = torch.tensor([3.0, 4.0, 0.5, 6.0, 5.0, 1.0, 5.0, 4.0, 7.0, 3.0])
+    for tempo in (1.15, 0.85):
+        f = tempo_factors(tokens, expected, tempo)
+        speech = torch.tensor([False, True, True, True, True, True, True, True, False, False])
+        assert torch.isclose((expected * f)[speech].sum(), expected[speech].sum() / tempo)
+        consonant, vowel = f[1].item(), f[3].item()  # k, ʌ
+        assert consonant == pytest.approx(tempo ** -0.5)
+        assert abs(vowel - 1) > abs(consonant - 1) and (vowel - 1) * (consonant - 1) > 0
+        assert f[0].item() == f[-2].item() == pytest.approx(1 / tempo)  # edge silence and the comma
+
+
 # ---------------------------------------------------------------- engine (model, quick sentences)
 def test_no_emotion_is_bit_identical_and_zero_weight_too(engine):
     plain = engine.synthesize(EN, voice="jm_kumo")

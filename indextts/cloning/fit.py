@@ -57,6 +57,8 @@ class FitConfig:
     init: str = "best"  # "best" stock voice, or a stock name
     pitch_correction: bool = True  # measure and store a per-voice F0 shift (FitResult.f0_shift_st)
     pitch_passes: int = 1  # refinement renders of the fit sentences with the shift applied
+    z_space: bool = False  # EXPERIMENT: Adam on delta / sigma (lr in stock-voice standard deviations)
+    judge_every: int = 0  # EXPERIMENT: 0 = best window loss; k = iterates every k steps of the 2nd half judged whole
 
 
 @dataclass
@@ -170,7 +172,10 @@ class VoiceFitter:
         mask = torch.ones(1, 256)
         if not cfg.fit_prosody:
             mask[:, 128:] = 0
+        if cfg.z_space:
+            mask = mask * self.sigma
         opt = torch.optim.Adam([delta], lr=cfg.lr)
+        candidates = []
         log_ref_f0 = math.log(ref_f0) if math.isfinite(ref_f0) else None
         history: list[float] = []
         best = (float("inf"), delta.detach().clone(), sims[base], float("nan"))
@@ -197,19 +202,27 @@ class VoiceFitter:
             history.append(float(sim.detach()))
             if float(loss.detach()) < best[0]:
                 best = (float(loss.detach()), d.detach().clone(), float(sim.detach()), float(out_f0.detach()))
+            if cfg.judge_every and step >= cfg.steps // 2 and (cfg.steps - step) % cfg.judge_every == 0:
+                candidates.append(d.detach().clone())
             if step == cfg.steps:
                 break
             opt.zero_grad()
             loss.backward()
             opt.step()
             with torch.no_grad():
-                delta.copy_(torch.maximum(torch.minimum(delta, bound), -bound))
+                if cfg.z_space:
+                    delta.clamp_(-cfg.max_z, cfg.max_z)
+                else:
+                    delta.copy_(torch.maximum(torch.minimum(delta, bound), -bound))
             report(0.15 + 0.85 * (step + 1) / cfg.steps, f"fitting: step {step + 1}/{cfg.steps}, similarity {float(sim.detach()):.2f}")
         _, d, sim, out_f0 = best
         # Judge the result as the start was judged (whole fit sentences); never return worse than the base.
-        with torch.no_grad():
-            audio = torch.cat([s.render(self.model, self._row(base, s.n, d))[0] for s in sentences])
-            sim = float(self.encoder.embed(audio) @ ref_emb)
+        judged = []
+        for cand in (candidates or [d]):
+            with torch.no_grad():
+                audio = torch.cat([s.render(self.model, self._row(base, s.n, cand))[0] for s in sentences])
+                judged.append((float(self.encoder.embed(audio) @ ref_emb), cand, audio))
+        sim, d, audio = max(judged, key=lambda j: j[0])
         if sim < sims[base]:
             d, sim = torch.zeros_like(d), sims[base]
             with torch.no_grad():

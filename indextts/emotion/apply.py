@@ -1,8 +1,10 @@
 """The prosody edit: a Prosody from ``model.predict_prosody`` + an EmotionSpec -> a new Prosody.
 
 It works on the model's own predictions, in this order:
-1. durations: every token's expected frames / (speed x tempo), pause and punctuation tokens
-   (, . ! ? ; : — …) x ``pause``; with random variation, a per-token jitter;
+1. durations: every token's expected frames / speed, times the tempo change, which vowels carry more
+   than consonants (``tempo_factors``, after [G81]: Gay, T. (1981). Mechanisms in the control of speech
+   rate. Phonetica 38, 148-158); pause and punctuation tokens (, . ! ? ; : — …) x ``pause``; with
+   random variation, a per-token jitter;
 2. F0 and energy are predicted again by the model for the new durations (``prosody_for_frames``),
    so the contour follows the new timing instead of being stretched;
 3. F0, on voiced points only (a soft voicing weight, so onsets stay smooth): range scaled around
@@ -31,6 +33,8 @@ from .reference import transfer, weighted
 from .vector import EmotionSpec
 
 PAUSE_SYMBOLS = ",.!?;:—…"
+CONSONANTS = "bcdfhjklmnpqrstvwxzçðŋɕɖɟɡɣɥɰɲɳɴɸɹɻɽɾʁʂʃʈʋʎʒʔʝʣʤʥʦʧʨʰʲβθχꭧST"  # Kokoro's phoneme tokens
+CONSONANT_SHARE = 0.5  # consonants take tempo^-0.5 of a tempo change, vowels the rest
 VOICED_HZ = 40.0  # below this the model's F0 is unvoiced or a ramp into it
 F0_LIMITS = (50.0, 600.0)
 ENERGY_CURVE_LIMITS = (0.4, 2.2)
@@ -41,9 +45,30 @@ JITTER = {"f0_shift_st": 0.6, "log_range": 0.08, "f0_tilt_st": 0.8, "energy_db":
           "log_pause": 0.15, "token_log_duration": 0.10, "wiggle_st": 0.5}
 
 
-def pause_token_ids() -> list[int]:
+def token_ids(symbols: str) -> list[int]:
     vocab = load_vocab()
-    return [vocab[c] for c in PAUSE_SYMBOLS if c in vocab]
+    return [vocab[c] for c in symbols if c in vocab]
+
+
+def tempo_factors(tokens: torch.Tensor, expected: torch.Tensor, tempo: float) -> torch.Tensor:
+    """Per-token duration factors for a tempo change: consonants change by tempo^-CONSONANT_SHARE,
+    the other speech tokens (vowels, tones, stress) take the rest, so the whole still lasts 1/tempo
+    (pause tokens: 1/tempo, their own factor comes on top). In natural speech, rate changes are carried
+    mostly by vowels and pauses while consonants keep more of their length [G81]; compressing consonants
+    as much as vowels made fast (angry, afraid) speech lose word endings ("come in" heard as "coming")."""
+    ids = tokens[0]
+    consonant = torch.isin(ids, torch.tensor(token_ids(CONSONANTS), device=ids.device)).to(expected.device)
+    pause = torch.isin(ids, torch.tensor(token_ids(PAUSE_SYMBOLS), device=ids.device)).to(expected.device)
+    pause[0] = pause[-1] = True  # the boundary tokens: edge silence
+    nucleus = ~consonant & ~pause
+    factors = torch.full_like(expected, 1.0 / tempo, dtype=torch.float32)
+    e = expected.float()
+    vowels, consonants = float(e[nucleus].sum()), float(e[consonant].sum())
+    if vowels > 0 and consonants > 0:
+        c = tempo ** -CONSONANT_SHARE
+        v = ((vowels + consonants) / tempo - consonants * c) / vowels
+        factors[consonant], factors[nucleus] = c, max(v, 0.25)
+    return factors
 
 
 def _generator(spec: EmotionSpec, index: int) -> torch.Generator | None:
@@ -113,8 +138,8 @@ def emotional_prosody(model, tokens: torch.Tensor, style: torch.Tensor, speed: f
     device = prosody.frames.device
 
     # 1. durations, 2. the model's curves for them
-    per_token = torch.full_like(prosody.expected_frames, 1.0 / (speed * edit.tempo), dtype=torch.float32)
-    pauses = torch.isin(tokens[0], torch.tensor(pause_token_ids(), device=tokens.device))
+    per_token = tempo_factors(tokens, prosody.expected_frames, edit.tempo) / speed
+    pauses = torch.isin(tokens[0], torch.tensor(token_ids(PAUSE_SYMBOLS), device=tokens.device))
     per_token = torch.where(pauses.to(device), per_token * edit.pause, per_token)
     if gen is not None:
         per_token = per_token * torch.exp(JITTER["token_log_duration"] * _normal(gen, len(per_token))).to(device)
