@@ -85,14 +85,12 @@ def main() -> None:
     def speak(voice: str) -> list[np.ndarray]:
         return [engine.synthesize(t, voice=voice, lang="en").audio for t in EVAL_TEXTS]
 
+    def wer(clips: list[np.ndarray]) -> float:
+        return float(np.mean([score(t, transcribe(a, 24000, "en"), "en") for t, a in zip(EVAL_TEXTS, clips)]))
+
     stock = engine.voices.stock_names
     stock_audio = {v: speak(v) for v in stock}
-    stock_wer = {}
-    if transcribe:
-        for v in stock:
-            stock_wer[v] = float(np.mean([score(t, transcribe(a, 24000, "en"), "en")
-                                          for t, a in zip(EVAL_TEXTS, stock_audio[v])]))
-    rows = []
+    rows, clones = [], []
     for name in voices:
         ref_clips = [sf.read(REFS / name / f"eval{i}.wav", dtype="float32") for i in range(len(EVAL_TEXTS))]
         ref_emb = embed(ref_clips)
@@ -115,11 +113,15 @@ def main() -> None:
                "ltas_db": float(np.sqrt(np.mean((ltas(cat(clone_audio), 24000) - ref_lt) ** 2))),
                "stock_ltas_db": float(np.sqrt(np.mean((ltas(cat(stock_audio[best]), 24000) - ref_lt) ** 2))),
                "fit_s": fit_s, "steps": info["steps"]}
-        if transcribe:
-            row["wer"] = float(np.mean([score(t, transcribe(a, 24000, "en"), "en")
-                                        for t, a in zip(EVAL_TEXTS, clone_audio)]))
         rows.append(row)
+        clones.append(clone_audio)
         print(json.dumps(row), flush=True)
+    # Transcribe only after every fit: Whisper running just before a fit slowed it by ~5 s (its threads
+    # compete with torch's on 2 cores), which no user of the app pays.
+    stock_wer = {v: wer(stock_audio[v]) for v in stock} if transcribe else {}
+    for row, clone_audio in zip(rows, clones):
+        if transcribe:
+            row["wer"] = wer(clone_audio)
     out = BENCH / "out" / (("cloning-tuning" if args.tuning else "cloning") + ("-fp32" if args.fp32 else "") + ".json")
     out.parent.mkdir(parents=True, exist_ok=True)
     summary = {"stock_wer": stock_wer, "rows": rows, "threads": 2,

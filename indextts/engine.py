@@ -243,7 +243,7 @@ class Engine:
 
         The fit is cached by the processed clip's sha256 (each clip is fitted once). Unsaved, the voice is
         usable in this process as ``clone-<sha8>``; with ``save`` it is written to the library as ``name``."""
-        from .cloning.fit import FitConfig
+        from .cloning.fit import FIT_METHOD, FitConfig
         from .cloning.preprocess import load_reference
         library = self._library()
         if save:
@@ -254,9 +254,10 @@ class Engine:
         cfg = FitConfig() if steps is None else FitConfig(steps=int(steps))
         with self._lock:  # the fit uses the model; concurrent fits of one clip wait, then hit the cache
             cached = library.cached_fit(ref.sha256)
-            if cached is None:
+            if cached is None or cached[1].get("fit_method") != FIT_METHOD:
                 result = self._fitter().fit(ref.audio, ref.sample_rate, cfg, progress)
                 meta = {"kind": "cloned", "base_voice": result.base_voice, "sha256": ref.sha256,
+                        "fit_method": FIT_METHOD,
                         "similarity_base": round(result.similarity_start, 4),
                         "similarity_fit": round(result.similarity, 4),
                         "reference_f0_hz": round(result.ref_f0_hz, 1), "model_f0_hz": round(result.out_f0_hz, 1),

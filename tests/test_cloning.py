@@ -119,6 +119,9 @@ def test_fit_beats_the_best_stock_voice_and_is_cached(cloning_engine, speech_cli
     assert not info["cached"] and info["voice"].startswith("clone-")
     assert info["base_voice"] in engine.voices.stock_names
     assert info["similarity_fit"] > info["similarity_base"], info  # above the closest stock voice
+    fitted, base = engine.voices.pack(info["voice"]), engine.voices.pack(info["base_voice"])
+    assert torch.equal(fitted[:, 128:], base[:, 128:])  # the prosody half is the base voice's
+    assert not torch.equal(fitted[:, :128], base[:, :128])  # the timbre half was fitted
     result = engine.synthesize("Testing the cloned voice.", voice=info["voice"], lang="en")
     assert result.duration_s > 0.8 and np.isfinite(result.audio).all()
     started = time.perf_counter()
@@ -133,6 +136,30 @@ def test_fit_beats_the_best_stock_voice_and_is_cached(cloning_engine, speech_cli
     assert mixed["f0_shift_st"] == pytest.approx(0.5 * info["f0_shift_st"], abs=0.01)  # weighted mean
     with pytest.raises(InputError, match="already exists"):
         engine.clone_voice(speech_clip[0], name="keeper", save=True, steps=6)
+
+
+def test_a_fit_cached_by_an_older_method_is_fitted_again(cloning_engine, speech_clip):
+    engine = cloning_engine
+    sha = load_reference(speech_clip[0]).sha256
+    engine.voices.library.store_fit(sha, engine.voices.pack("jm_kumo").reshape(-1, 1, 256),
+                                    {"kind": "cloned", "base_voice": "jm_kumo", "sha256": sha})
+    info = engine.clone_voice(speech_clip[0], steps=2)
+    assert not info["cached"] and info["fit_method"] >= 2
+    assert engine.clone_voice(speech_clip[0], steps=2)["cached"]
+
+
+def test_articulation_guard_tells_a_timbre_change_from_garbled_speech(engine):
+    from scipy.signal import lfilter
+
+    from indextts.cloning.guard import MIN_ARTICULATION, articulation_match
+
+    speech = engine.synthesize("She found a quiet place by the river.", voice="jm_kumo", lang="en").audio
+    brighter = lfilter([1.0, -0.9], [1.0], speech).astype(np.float32)  # another spectral balance
+    blocks = speech[: len(speech) // 2400 * 2400].reshape(-1, 2400)  # 0.1 s blocks, shuffled
+    garbled = blocks[np.random.default_rng(0).permutation(len(blocks))].reshape(-1)
+    assert articulation_match(speech, speech) == pytest.approx(1.0, abs=1e-3)
+    assert articulation_match(brighter, speech) > 0.9
+    assert articulation_match(garbled, speech[: len(garbled)]) < MIN_ARTICULATION - 0.2
 
 
 def f0_ratio(plain, shifted) -> float:

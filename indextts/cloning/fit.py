@@ -2,21 +2,27 @@
 
 Method (chosen by measurement on the tuning voices; see bench/RESULTS.md "Voice cloning"):
 1. Embed the reference with Resemblyzer (torch front end, ``speaker_encoder``) and estimate its median F0.
-2. Start from the stock pack whose rendering is closest to the reference (Resemblyzer cosine).
-3. Optimise one 256-dim offset ``delta`` added to every row of that pack with Adam, through the
-   differentiable model, on short fixed sentences. Durations are predicted once (render only); the
-   text-encoder and alignment are cached, so a step is the prosody head + decoder + speaker encoder.
-   loss = 1 - cos(emb(out), emb(ref))                   speaker similarity
-        + w_pitch * (mean log F0(out) - log F0(ref))^2   the model's own F0 curve, in semitones^2 / 144
-        + w_prior * mean(((row + delta - mu) / sigma)^2 beyond 1)   stay near the stock voices' space
-   and ``delta`` is clipped to a trust region (|delta / sigma| <= max_z per dim) so the style never
-   leaves the region where the model stays intelligible.
-4. Pitch correction: the model's F0 curve and the loss do not always bring the rendered median F0 to the
-   reference's (high voices came out 4-7 st too high). The fit sentences are rendered with the result and
-   their median F0 measured (YIN, as the benchmark does); the difference to the reference is a per-voice
-   ``f0_shift_st`` (clamped to +-8 st, one refinement render; 0 when that render is not closer), which
-   the engine applies at synthesis on the model's F0 curve (voiced points only,
-   ``emotion.apply.shift_f0``; emotion shifts add to it).
+2. Start from the stock pack whose rendering of the fit sentences is closest to the reference
+   (Resemblyzer cosine), among those whose pitch is within the correction's reach (+-8 st); stock
+   renderings are made once per process.
+3. Optimise one 128-dim offset to the TIMBRE half of the style, added to every row of that pack, with
+   Adam in units of the stock voices' standard deviation per dimension (``FitConfig.lr``), through the
+   differentiable decoder, on short fixed sentences. Durations, F0 and energy are the base voice's,
+   predicted once, so a step is the decoder (on a 1.8 s window) + the speaker encoder.
+   loss = 1 - cos(emb(out), emb(ref))                                speaker similarity
+        + w_prior * mean(((row + delta - mu) / sigma)^2 beyond 1)      stay near the stock voices' space
+   and |delta / sigma| <= max_z per dim (a trust region where the model stays intelligible).
+   The prosody half is left alone: when it was fitted too, Resemblyzer rewarded raising the model's
+   F0 curve (a 102 Hz voice came out at 153 Hz), which the pitch term on the curve did not stop.
+4. Every third iterate of the last third is judged on the whole fit sentences (as the base voice is)
+   and the best is kept, never one worse than the base: a window-loss minimum compared different windows.
+   Intelligibility guard (``guard``): an iterate whose rendering no longer articulates like the base
+   voice's (aligned log-mel trajectories) is not eligible; if none is, the best is scaled back toward
+   the base until one is.
+5. Pitch: the fit sentences are rendered with the result and their median F0 measured (YIN, as the
+   benchmark does); the difference to the reference is a per-voice ``f0_shift_st`` (clamped to +-8 st,
+   one refinement render; 0 when that render is not closer), which the engine applies at synthesis on
+   the model's F0 curve (voiced points only, ``emotion.apply.shift_f0``; emotion shifts add to it).
 The result is a (510, 1, 256) pack = stock pack + delta, like any stock voice, plus that shift.
 """
 
@@ -31,9 +37,10 @@ import numpy as np
 import torch
 
 from ..model import KokoroModel
-from ..model.prosody import expand_to_frames, frames_per_token
+from ..model.prosody import expand_to_frames
 from ..emotion.apply import shift_f0
-from ..voices import clamp_shift
+from ..voices import MAX_F0_SHIFT_ST, clamp_shift
+from .guard import MIN_ARTICULATION, articulation_match
 from .speaker_encoder import SpeakerEncoder, shared_encoder
 
 # Short fixed English sentences the clone is rendered on while fitting (never the benchmark's).
@@ -42,23 +49,20 @@ FIT_SENTENCES = (
     "We will meet again tomorrow morning at the station.",
 )
 PITCH_FMIN, PITCH_FMAX = 50.0, 500.0
+FIT_METHOD = 2  # bumped when the method changes: cached fits of an older method are fitted again
 
 
 @dataclass(frozen=True)
 class FitConfig:
-    steps: int = 18  # 24 before the 30 s budget was measured on an idle machine (bench/RESULTS.md)
-    lr: float = 0.05
-    w_pitch: float = 10.0
+    steps: int = 24  # sized to the 30 s budget for a 10 s clip on 2 cores (bench/RESULTS.md)
+    lr: float = 0.3  # Adam step, in stock-voice standard deviations of each timbre dimension
     w_prior: float = 0.02
     max_z: float = 3.0  # trust region per dim, in stock-voice standard deviations
-    fit_prosody: bool = True  # also move the prosody half (F0 level comes from it)
     n_sentences: int = 2
     window_frames: int = 72  # decode only this many frames (1.8 s) per step: one Resemblyzer partial
-    init: str = "best"  # "best" stock voice, or a stock name
+    judge_every: int = 3  # judge every this many iterates of the last third on the whole fit sentences
     pitch_correction: bool = True  # measure and store a per-voice F0 shift (FitResult.f0_shift_st)
     pitch_passes: int = 1  # refinement renders of the fit sentences with the shift applied
-    z_space: bool = False  # EXPERIMENT: Adam on delta / sigma (lr in stock-voice standard deviations)
-    judge_every: int = 0  # EXPERIMENT: 0 = best window loss; k = iterates every k steps of the 2nd half judged whole
 
 
 @dataclass
@@ -68,7 +72,7 @@ class FitResult:
     similarity_start: float  # Resemblyzer cosine of the base voice (fit sentences), torch front end
     similarity: float  # after fitting
     ref_f0_hz: float
-    out_f0_hz: float
+    out_f0_hz: float  # the base voice's F0 curve (the clone's before its pitch correction), geometric mean
     fit_s: float
     steps: int
     history: list[float] = field(default_factory=list)
@@ -92,37 +96,30 @@ def median_f0(audio: np.ndarray, sample_rate: int) -> float:
 
 
 class _Sentence:
-    """One fixed sentence, everything that does not depend on the style precomputed."""
+    """One fixed sentence read in the base voice: everything but the decoder precomputed."""
 
     def __init__(self, model: KokoroModel, tokens: tuple[int, ...], style: torch.Tensor) -> None:
         dev = model.device
+        self.model = model
         self.tokens = torch.tensor([[0, *tokens, 0]], dtype=torch.long, device=dev)
         self.n = len(tokens)
         with torch.no_grad():
-            self.bert = model.bert_encoder(model.bert(self.tokens)).transpose(1, 2)
-            _, ps = model.split_style(style)
-            encoded = model.predictor.text_encoder(self.bert, ps)
-            self.frames = frames_per_token(model.predictor.durations(encoded)[0], 1.0)
+            prosody = model.predict_prosody(self.tokens, style)
+            self.frames, self.f0, self.energy = prosody.frames, prosody.f0, prosody.energy
             self.asr = expand_to_frames(model.text_encoder(self.tokens), self.frames)
 
     @property
     def n_frames(self) -> int:
         return int(self.frames.sum())
 
-    def render(self, model: KokoroModel, style: torch.Tensor, start: int = 0,
-               length: int | None = None, f0_shift_st: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-        """Audio of frames [start, start + length) (all by default) and the whole F0 curve
-        (with ``f0_shift_st``, the F0 curve shifted as the engine shifts a cloned voice's)."""
-        timbre, ps = model.split_style(style)
-        encoded = model.predictor.text_encoder(self.bert, ps)
-        aligned = expand_to_frames(encoded.transpose(1, 2), self.frames)
-        f0, energy = model.predictor.curves(aligned, ps)
-        if f0_shift_st:
-            f0 = shift_f0(f0, f0_shift_st)
+    def render(self, timbre: torch.Tensor, start: int = 0, length: int | None = None,
+               f0_shift_st: float = 0.0) -> torch.Tensor:
+        """Audio of frames [start, start + length) (all by default) in this timbre; with ``f0_shift_st``,
+        the F0 curve shifted as the engine shifts a cloned voice's."""
+        f0 = shift_f0(self.f0, f0_shift_st) if f0_shift_st else self.f0
         stop = self.n_frames if length is None else min(self.n_frames, start + length)
-        audio = model.decoder(self.asr[..., start:stop], f0[:, 2 * start : 2 * stop],
-                              energy[:, 2 * start : 2 * stop], timbre)[0]
-        return audio, f0
+        return self.model.decoder(self.asr[..., start:stop], f0[:, 2 * start : 2 * stop],
+                                  self.energy[:, 2 * start : 2 * stop], timbre)[0]
 
 
 class VoiceFitter:
@@ -133,27 +130,47 @@ class VoiceFitter:
         self.model = model
         self.stock = {k: v.reshape(v.shape[0], -1).float() for k, v in stock.items()}
         self.encoder = encoder or shared_encoder()
-        rows = torch.cat(list(self.stock.values()))
-        self.mu = rows.mean(0)
-        self.sigma = rows.std(0).clamp_min(1e-3)
+        timbres = torch.cat([model.split_style(pack)[0] for pack in self.stock.values()])
+        self.mu = timbres.mean(0)
+        self.sigma = timbres.std(0).clamp_min(1e-3)
         self.sentence_tokens = [tokenize(s) for s in FIT_SENTENCES]
-        self._stock_embeds: dict[str, torch.Tensor] = {}
+        self._stock_renders: dict[tuple[str, int], torch.Tensor] = {}
 
-    def stock_embedding(self, name: str) -> torch.Tensor:
-        if name not in self._stock_embeds:
-            with torch.no_grad():
-                audio = torch.cat([self._sentence(name, toks).render(self.model, self._row(name, len(toks)))[0]
-                                   for toks in self.sentence_tokens])
-                self._stock_embeds[name] = self.encoder.embed(audio)
-        return self._stock_embeds[name]
+    def _stock_audio(self, name: str, index: int) -> torch.Tensor:
+        """A stock voice reading fit sentence ``index``; the same for every fit, so rendered once."""
+        if (name, index) not in self._stock_renders:
+            sentence = self._sentence(name, self.sentence_tokens[index])
+            self._stock_renders[name, index] = self._render_whole([sentence], name, torch.zeros(1, self.mu.numel()))
+        return self._stock_renders[name, index]
 
-    def _row(self, name: str, n_tokens: int, delta: torch.Tensor | None = None) -> torch.Tensor:
+    def _pitch_reachable(self, names: list[str], ref_f0: float) -> list[str]:
+        """The stock voices whose pitch the correction can bring to the reference's (all if none can):
+        the fit keeps the base voice's F0 curve, so a male clip on a female base stayed too high."""
+        if not math.isfinite(ref_f0):
+            return list(names)
+        gaps = {n: abs(12 * math.log2(ref_f0 / median_f0(self._stock_audio(n, 0).numpy(), 24000))) for n in names}
+        return [n for n in names if gaps[n] <= MAX_F0_SHIFT_ST] or list(names)
+
+    def _stock_similarity(self, name: str, ref_emb: torch.Tensor, n_sentences: int) -> float:
+        audio = torch.cat([self._stock_audio(name, i) for i in range(n_sentences)])
+        with torch.no_grad():
+            return float(self.encoder.embed(audio) @ ref_emb)
+
+    def _row(self, name: str, n_tokens: int) -> torch.Tensor:
         pack = self.stock[name]
-        row = pack[min(max(n_tokens, 1), pack.shape[0]) - 1][None]
-        return row if delta is None else row + delta
+        return pack[min(max(n_tokens, 1), pack.shape[0]) - 1][None]
+
+    def _timbre(self, name: str, n_tokens: int, delta: torch.Tensor) -> torch.Tensor:
+        return self.model.split_style(self._row(name, n_tokens))[0] + delta
 
     def _sentence(self, name: str, tokens: tuple[int, ...]) -> _Sentence:
         return _Sentence(self.model, tokens, self._row(name, len(tokens)))
+
+    def _render_whole(self, sentences: list[_Sentence], base: str, delta: torch.Tensor,
+                      f0_shift_st: float = 0.0) -> torch.Tensor:
+        with torch.no_grad():
+            return torch.cat([s.render(self._timbre(base, s.n, delta), f0_shift_st=f0_shift_st)
+                              for s in sentences])
 
     def fit(self, reference: np.ndarray, sample_rate: int = 24000, cfg: FitConfig = FitConfig(),
             progress: Callable[[float, str], None] | None = None) -> FitResult:
@@ -164,90 +181,99 @@ class VoiceFitter:
             ref_emb = self.encoder.embed(ref, sample_rate)
         ref_f0 = median_f0(reference, sample_rate)
         report(0.05, "reference analysed")
-        sims = {name: float(self.stock_embedding(name) @ ref_emb) for name in sorted(self.stock)}
-        base = max(sims, key=sims.get) if cfg.init == "best" else cfg.init
+        sims = {name: self._stock_similarity(name, ref_emb, cfg.n_sentences) for name in sorted(self.stock)}
+        base = max(self._pitch_reachable(sims, ref_f0), key=sims.get)
+        base_sim = sims[base]
         report(0.15, f"closest stock voice: {base}")
         sentences = [self._sentence(base, toks) for toks in self.sentence_tokens[: cfg.n_sentences]]
-        delta = torch.zeros(1, 256, requires_grad=True)
-        mask = torch.ones(1, 256)
-        if not cfg.fit_prosody:
-            mask[:, 128:] = 0
-        if cfg.z_space:
-            mask = mask * self.sigma
-        opt = torch.optim.Adam([delta], lr=cfg.lr)
-        candidates = []
-        log_ref_f0 = math.log(ref_f0) if math.isfinite(ref_f0) else None
+        candidates, history = self._descend(sentences, base, ref_emb, cfg, report)
+        sim, delta, audio = self._judge(candidates, sentences, base, ref_emb)
+        if sim <= base_sim:  # never worse than the base voice
+            delta, sim = torch.zeros_like(delta), base_sim
+            audio = torch.cat([self._stock_audio(base, i) for i in range(cfg.n_sentences)])
+        shift, shifted_f0 = self._pitch_correction(sentences, base, delta, audio, ref_f0, cfg)
+        report(1.0, f"done, similarity {sim:.2f}, pitch correction {shift:+.1f} st")
+        offset = torch.cat([delta, torch.zeros_like(delta)], dim=1)  # the prosody half is the base's
+        pack = (self.stock[base] + offset).reshape(-1, 1, 256).contiguous()
+        voiced = torch.cat([s.f0.reshape(-1) for s in sentences])
+        voiced = voiced[voiced > PITCH_FMIN]
+        out_f0 = float(torch.exp(torch.log(voiced).mean())) if voiced.numel() else float("nan")
+        return FitResult(pack, base, base_sim, sim, ref_f0, out_f0, time.perf_counter() - started,
+                         cfg.steps, history, round(shift, 2), shifted_f0)
+
+    def _descend(self, sentences: list[_Sentence], base: str, ref_emb: torch.Tensor, cfg: FitConfig,
+                 report: Callable[[float, str], None]) -> tuple[list[torch.Tensor], list[float]]:
+        """Adam on the timbre offset in z units (delta = z * sigma); returns the iterates to judge
+        (every ``judge_every``-th of the last third, the last included) and the window similarities."""
+        z = torch.zeros(1, self.mu.numel(), requires_grad=True)
+        opt = torch.optim.Adam([z], lr=cfg.lr)
+        candidates: list[torch.Tensor] = []
         history: list[float] = []
-        best = (float("inf"), delta.detach().clone(), sims[base], float("nan"))
-        bound = cfg.max_z * self.sigma
         for step in range(cfg.steps + 1):
-            d = delta * mask
+            delta = z * self.sigma
+            if step >= 2 * cfg.steps // 3 and (cfg.steps - step) % cfg.judge_every == 0:
+                candidates.append(delta.detach().clone())
+            if step == cfg.steps:
+                break
             s = sentences[step % len(sentences)]
             span = max(1, s.n_frames - cfg.window_frames)
             start = (step // len(sentences) * 23) % span if cfg.window_frames else 0
-            a, f0 = s.render(self.model, self._row(base, s.n, d), start, cfg.window_frames or None)
-            f0s = [f0.reshape(-1)]
-            emb = self.encoder.embed(a)
-            sim = emb @ ref_emb
-            f0 = torch.cat(f0s)
-            voiced = f0 > PITCH_FMIN
-            out_f0 = torch.exp(torch.log(f0[voiced]).mean()) if voiced.any() else f0.new_tensor(float("nan"))
-            loss = 1 - sim
-            if log_ref_f0 is not None and voiced.any() and cfg.w_pitch:
-                semis = 12 / math.log(2) * (torch.log(out_f0) - log_ref_f0)
-                loss = loss + cfg.w_pitch * (semis / 12) ** 2
-            styles = self._row(base, sentences[0].n, d)
-            z = (styles - self.mu) / self.sigma
-            loss = loss + cfg.w_prior * torch.relu(z.abs() - 1).pow(2).mean()
+            audio = s.render(self._timbre(base, s.n, delta), start, cfg.window_frames or None)
+            sim = self.encoder.embed(audio) @ ref_emb
+            away = (self._timbre(base, sentences[0].n, delta) - self.mu) / self.sigma
+            loss = 1 - sim + cfg.w_prior * torch.relu(away.abs() - 1).pow(2).mean()
             history.append(float(sim.detach()))
-            if float(loss.detach()) < best[0]:
-                best = (float(loss.detach()), d.detach().clone(), float(sim.detach()), float(out_f0.detach()))
-            if cfg.judge_every and step >= cfg.steps // 2 and (cfg.steps - step) % cfg.judge_every == 0:
-                candidates.append(d.detach().clone())
-            if step == cfg.steps:
-                break
             opt.zero_grad()
             loss.backward()
             opt.step()
             with torch.no_grad():
-                if cfg.z_space:
-                    delta.clamp_(-cfg.max_z, cfg.max_z)
-                else:
-                    delta.copy_(torch.maximum(torch.minimum(delta, bound), -bound))
-            report(0.15 + 0.85 * (step + 1) / cfg.steps, f"fitting: step {step + 1}/{cfg.steps}, similarity {float(sim.detach()):.2f}")
-        _, d, sim, out_f0 = best
-        # Judge the result as the start was judged (whole fit sentences); never return worse than the base.
-        judged = []
-        for cand in (candidates or [d]):
+                z.clamp_(-cfg.max_z, cfg.max_z)
+            report(0.15 + 0.8 * (step + 1) / cfg.steps,
+                   f"fitting: step {step + 1}/{cfg.steps}, similarity {history[-1]:.2f}")
+        return candidates, history
+
+    def _judge(self, candidates: list[torch.Tensor], sentences: list[_Sentence], base: str,
+               ref_emb: torch.Tensor) -> tuple[float, torch.Tensor, torch.Tensor]:
+        """(similarity, delta, audio) of the best iterate that still articulates like the base voice
+        (``guard``), judged as the base voice was (whole fit sentences: the window losses of the descent
+        compare different windows). If every iterate garbles, the best is scaled back toward the base
+        until it does not; similarity -1 when nothing passes (the caller keeps the base voice)."""
+        base_audio = torch.cat([self._stock_audio(base, i) for i in range(len(sentences))]).numpy()
+
+        def judge(delta: torch.Tensor) -> tuple[float, torch.Tensor, torch.Tensor, bool]:
+            audio = self._render_whole(sentences, base, delta)
             with torch.no_grad():
-                audio = torch.cat([s.render(self.model, self._row(base, s.n, cand))[0] for s in sentences])
-                judged.append((float(self.encoder.embed(audio) @ ref_emb), cand, audio))
-        sim, d, audio = max(judged, key=lambda j: j[0])
-        if sim < sims[base]:
-            d, sim = torch.zeros_like(d), sims[base]
-            with torch.no_grad():
-                audio = torch.cat([s.render(self.model, self._row(base, s.n, d))[0] for s in sentences])
-        # Pitch correction: the model's F0 curve and the loss cannot always bring the rendering's
-        # median F0 (YIN, as the benchmark measures it) to the reference's, so measure what is left
-        # and correct it at synthesis with a fixed shift on the F0 curve; one refinement pass.
-        shift, shifted_f0 = 0.0, float("nan")
-        if math.isfinite(ref_f0) and cfg.pitch_correction:
-            out_yin = median_f0(audio.numpy(), 24000)
-            if math.isfinite(out_yin):
-                shift, shifted_f0 = clamp_shift(12 * math.log2(ref_f0 / out_yin)), out_yin
-                for _ in range(cfg.pitch_passes):
-                    with torch.no_grad():
-                        audio = torch.cat([s.render(self.model, self._row(base, s.n, d), f0_shift_st=shift)[0]
-                                           for s in sentences])
-                    measured = median_f0(audio.numpy(), 24000)
-                    if not math.isfinite(measured) or abs(math.log(ref_f0 / measured)) >= abs(math.log(ref_f0 / out_yin)):
-                        # the shift did not bring the pitch closer (e.g. a curve mostly below the voicing
-                        # threshold, where the shift barely acts): keep the voice as fitted
-                        shift, shifted_f0 = 0.0, out_yin
-                        break
-                    shifted_f0 = measured
-                    shift = clamp_shift(shift + 12 * math.log2(ref_f0 / measured))
-        report(1.0, f"done, similarity {sim:.2f}, pitch correction {shift:+.1f} st")
-        pack = (self.stock[base] + d).reshape(-1, 1, 256).contiguous()
-        return FitResult(pack, base, sims[base], sim, ref_f0, out_f0, time.perf_counter() - started,
-                         cfg.steps, history, round(shift, 2), shifted_f0)
+                sim = float(self.encoder.embed(audio) @ ref_emb)
+            return sim, delta, audio, articulation_match(audio.numpy(), base_audio) >= MIN_ARTICULATION
+
+        judged = [judge(delta) for delta in candidates]
+        clear = [j for j in judged if j[3]]
+        if clear:
+            return max(clear, key=lambda j: j[0])[:3]
+        best = max(judged, key=lambda j: j[0])[1]
+        for scale in (0.75, 0.5, 0.25):
+            sim, delta, audio, ok = judge(best * scale)
+            if ok:
+                return sim, delta, audio
+        return -1.0, torch.zeros_like(best), torch.from_numpy(base_audio)
+
+    def _pitch_correction(self, sentences: list[_Sentence], base: str, delta: torch.Tensor, audio: torch.Tensor,
+                          ref_f0: float, cfg: FitConfig) -> tuple[float, float]:
+        """(shift in semitones, the fit sentences' YIN median F0 with it). The base voice's F0 curve rarely
+        sits at the reference's pitch, so measure the rendering and correct the rest at synthesis with a
+        fixed shift on the F0 curve; one refinement pass; no shift if it does not bring the pitch closer."""
+        if not (math.isfinite(ref_f0) and cfg.pitch_correction):
+            return 0.0, float("nan")
+        out_yin = median_f0(audio.numpy(), 24000)
+        if not math.isfinite(out_yin):
+            return 0.0, float("nan")
+        shift, shifted_f0 = clamp_shift(12 * math.log2(ref_f0 / out_yin)), out_yin
+        for _ in range(cfg.pitch_passes):
+            measured = median_f0(self._render_whole(sentences, base, delta, shift).numpy(), 24000)
+            if not math.isfinite(measured) or abs(math.log(ref_f0 / measured)) >= abs(math.log(ref_f0 / out_yin)):
+                # the shift did not bring the pitch closer (e.g. a curve mostly below the voicing
+                # threshold, where the shift barely acts): keep the voice as fitted
+                return 0.0, out_yin
+            shifted_f0 = measured
+            shift = clamp_shift(shift + 12 * math.log2(ref_f0 / measured))
+        return shift, shifted_f0

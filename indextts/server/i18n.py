@@ -114,11 +114,12 @@ EN: dict[str, str] = {
     "clone_note": "**What cloning captures, and what it does not.** Kokoro has no cloning model: the clip is "
                   "turned into one of Kokoro's own 256-number voice styles, fitted to match the clip's overall "
                   "timbre and pitch level (measured with a speaker-recognition model), and a per-voice pitch "
-                  "correction brings its median pitch close to the clip's (within 1 semitone on 6 of 7 test voices). It gets the voice *in the "
-                  "direction* of the reference (on unseen test voices about 0.8 speaker similarity, against ~0.7 for "
-                  "the best stock voice), but not the exact identity: accent, speaking rhythm, emotion, microphone "
-                  "and room are not copied, and the result sounds like a Kokoro voice. Only clone voices you have "
-                  "permission to use.",
+                  "correction brings its median pitch close to the clip's (within 1 semitone on 7 of 7 test voices). "
+                  "It gets the voice *in the direction* of the reference (on unseen test voices about 0.85 speaker "
+                  "similarity, against ~0.66 for the best stock voice), but not the exact identity: accent, speaking "
+                  "rhythm, intonation, emotion, microphone and room are not copied, and the result sounds like a "
+                  "Kokoro voice. Listen before you use a clone: one of the 7 test voices came out hard to understand. "
+                  "Only clone voices you have permission to use.",
     "lib_accordion": "Voice library",
     "lib_voice": "Saved voice",
     "lib_new_name": "New name",
@@ -233,10 +234,10 @@ ZH: dict[str, str] = {
     "clone_nothing": "请先克隆一个声音。",
     "clone_note": "**克隆能做到什么、做不到什么。** Kokoro 本身没有克隆模型：参考音频会被转换成 Kokoro 自己的 "
                   "256 维声音风格，拟合目标是音频的整体音色和音高水平（用说话人识别模型衡量），再按每个声音的音高校正"
-                  "把中位音高调到接近参考音频（7 个测试声音中 6 个相差不到 1 个半音）。结果会*接近*参考声音"
-                  "（在未参与调参的测试声音上说话人相似度约 0.8，最接近的内置声音约 0.7），但不是完全相同的身份："
-                  "口音、说话节奏、情绪、麦克风和房间声学都不会被复制，听起来仍是 Kokoro 的声音。"
-                  "请只克隆你有权使用的声音。",
+                  "把中位音高调到接近参考音频（7 个测试声音全部相差不到 1 个半音）。结果会*接近*参考声音"
+                  "（在未参与调参的测试声音上说话人相似度约 0.85，最接近的内置声音约 0.66），但不是完全相同的身份："
+                  "口音、说话节奏、语调、情绪、麦克风和房间声学都不会被复制，听起来仍是 Kokoro 的声音。"
+                  "使用前请先试听：7 个测试声音中有 1 个克隆后难以听懂。请只克隆你有权使用的声音。",
     "lib_accordion": "声音库",
     "lib_voice": "已保存的声音",
     "lib_new_name": "新名称",
