@@ -118,9 +118,10 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     # Transcribe only after every fit: Whisper running just before a fit slowed it by ~5 s (its threads
     # compete with torch's on 2 cores), which no user of the app pays.
-    stock_wer = {v: wer(stock_audio[v]) for v in stock} if transcribe else {}
-    for row, clone_audio in zip(rows, clones):
-        if transcribe:
+    stock_wer = {}
+    if transcribe:
+        stock_wer = {v: wer(stock_audio[v]) for v in stock}
+        for row, clone_audio in zip(rows, clones):
             row["wer"] = wer(clone_audio)
     out = BENCH / "out" / (("cloning-tuning" if args.tuning else "cloning") + ("-fp32" if args.fp32 else "") + ".json")
     out.parent.mkdir(parents=True, exist_ok=True)

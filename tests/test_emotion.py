@@ -82,14 +82,14 @@ def test_mixing_scales_from_neutral_and_averages():
 def test_tempo_change_is_carried_by_vowels_and_keeps_the_total():
     import torch
 
-    from indextts.emotion.apply import tempo_factors
+    from indextts.emotion.apply import duration_factors
     from indextts.text.vocab import load_vocab
 
     vocab = load_vocab()
     tokens = torch.tensor([[0, *(vocab[c] for c in "kˈʌm ɪn,"), 0]])
     expected = torch.tensor([3.0, 4.0, 0.5, 6.0, 5.0, 1.0, 5.0, 4.0, 7.0, 3.0])
     for tempo in (1.15, 0.85):
-        f = tempo_factors(tokens, expected, tempo)
+        f = duration_factors(tokens, expected, tempo)
         speech = torch.tensor([False, True, True, True, True, True, True, True, False, False])
         assert torch.isclose((expected * f)[speech].sum(), expected[speech].sum() / tempo)
         consonant, vowel = f[1].item(), f[3].item()  # k, ʌ

@@ -134,27 +134,42 @@ class VoiceFitter:
         self.mu = timbres.mean(0)
         self.sigma = timbres.std(0).clamp_min(1e-3)
         self.sentence_tokens = [tokenize(s) for s in FIT_SENTENCES]
-        self._stock_renders: dict[tuple[str, int], torch.Tensor] = {}
+        # Stock voices are the same for every fit: their fit sentences, renderings and pitch are kept.
+        self._sentences: dict[tuple[str, int], _Sentence] = {}
+        self._renders: dict[tuple[str, int], torch.Tensor] = {}
+        self._pitches: dict[str, float] = {}
 
-    def _stock_audio(self, name: str, index: int) -> torch.Tensor:
-        """A stock voice reading fit sentence ``index``; the same for every fit, so rendered once."""
-        if (name, index) not in self._stock_renders:
-            sentence = self._sentence(name, self.sentence_tokens[index])
-            self._stock_renders[name, index] = self._render_whole([sentence], name, torch.zeros(1, self.mu.numel()))
-        return self._stock_renders[name, index]
+    def _stock_sentence(self, name: str, index: int) -> _Sentence:
+        """Fit sentence ``index`` as the stock voice ``name`` reads it (its durations and curves)."""
+        if (name, index) not in self._sentences:
+            tokens = self.sentence_tokens[index]
+            self._sentences[name, index] = _Sentence(self.model, tokens, self._row(name, len(tokens)))
+        return self._sentences[name, index]
+
+    def _stock_audio(self, name: str, n_sentences: int) -> torch.Tensor:
+        """The stock voice ``name`` reading the first ``n_sentences`` fit sentences."""
+        for i in range(n_sentences):
+            if (name, i) not in self._renders:
+                self._renders[name, i] = self._render_whole([self._stock_sentence(name, i)], name,
+                                                            torch.zeros(1, self.mu.numel()))
+        return torch.cat([self._renders[name, i] for i in range(n_sentences)])
+
+    def _stock_pitch(self, name: str) -> float:
+        if name not in self._pitches:
+            self._pitches[name] = median_f0(self._stock_audio(name, 1).numpy(), 24000)
+        return self._pitches[name]
 
     def _pitch_reachable(self, names: list[str], ref_f0: float) -> list[str]:
         """The stock voices whose pitch the correction can bring to the reference's (all if none can):
         the fit keeps the base voice's F0 curve, so a male clip on a female base stayed too high."""
         if not math.isfinite(ref_f0):
             return list(names)
-        gaps = {n: abs(12 * math.log2(ref_f0 / median_f0(self._stock_audio(n, 0).numpy(), 24000))) for n in names}
-        return [n for n in names if gaps[n] <= MAX_F0_SHIFT_ST] or list(names)
+        reachable = [n for n in names if abs(12 * math.log2(ref_f0 / self._stock_pitch(n))) <= MAX_F0_SHIFT_ST]
+        return reachable or list(names)
 
     def _stock_similarity(self, name: str, ref_emb: torch.Tensor, n_sentences: int) -> float:
-        audio = torch.cat([self._stock_audio(name, i) for i in range(n_sentences)])
         with torch.no_grad():
-            return float(self.encoder.embed(audio) @ ref_emb)
+            return float(self.encoder.embed(self._stock_audio(name, n_sentences)) @ ref_emb)
 
     def _row(self, name: str, n_tokens: int) -> torch.Tensor:
         pack = self.stock[name]
@@ -162,9 +177,6 @@ class VoiceFitter:
 
     def _timbre(self, name: str, n_tokens: int, delta: torch.Tensor) -> torch.Tensor:
         return self.model.split_style(self._row(name, n_tokens))[0] + delta
-
-    def _sentence(self, name: str, tokens: tuple[int, ...]) -> _Sentence:
-        return _Sentence(self.model, tokens, self._row(name, len(tokens)))
 
     def _render_whole(self, sentences: list[_Sentence], base: str, delta: torch.Tensor,
                       f0_shift_st: float = 0.0) -> torch.Tensor:
@@ -185,12 +197,12 @@ class VoiceFitter:
         base = max(self._pitch_reachable(sims, ref_f0), key=sims.get)
         base_sim = sims[base]
         report(0.15, f"closest stock voice: {base}")
-        sentences = [self._sentence(base, toks) for toks in self.sentence_tokens[: cfg.n_sentences]]
+        sentences = [self._stock_sentence(base, i) for i in range(cfg.n_sentences)]
         candidates, history = self._descend(sentences, base, ref_emb, cfg, report)
         sim, delta, audio = self._judge(candidates, sentences, base, ref_emb)
         if sim <= base_sim:  # never worse than the base voice
             delta, sim = torch.zeros_like(delta), base_sim
-            audio = torch.cat([self._stock_audio(base, i) for i in range(cfg.n_sentences)])
+            audio = self._stock_audio(base, cfg.n_sentences)
         shift, shifted_f0 = self._pitch_correction(sentences, base, delta, audio, ref_f0, cfg)
         report(1.0, f"done, similarity {sim:.2f}, pitch correction {shift:+.1f} st")
         offset = torch.cat([delta, torch.zeros_like(delta)], dim=1)  # the prosody half is the base's
@@ -238,7 +250,7 @@ class VoiceFitter:
         (``guard``), judged as the base voice was (whole fit sentences: the window losses of the descent
         compare different windows). If every iterate garbles, the best is scaled back toward the base
         until it does not; similarity -1 when nothing passes (the caller keeps the base voice)."""
-        base_audio = torch.cat([self._stock_audio(base, i) for i in range(len(sentences))]).numpy()
+        base_audio = self._stock_audio(base, len(sentences)).numpy()
 
         def judge(delta: torch.Tensor) -> tuple[float, torch.Tensor, torch.Tensor, bool]:
             audio = self._render_whole(sentences, base, delta)

@@ -2,7 +2,7 @@
 
 It works on the model's own predictions, in this order:
 1. durations: every token's expected frames / speed, times the tempo change, which vowels carry more
-   than consonants (``tempo_factors``, after [G81]: Gay, T. (1981). Mechanisms in the control of speech
+   than consonants (``duration_factors``, after [G81]: Gay, T. (1981). Mechanisms in the control of speech
    rate. Phonetica 38, 148-158); pause and punctuation tokens (, . ! ? ; : — …) x ``pause``; with
    random variation, a per-token jitter;
 2. F0 and energy are predicted again by the model for the new durations (``prosody_for_frames``),
@@ -50,17 +50,19 @@ def token_ids(symbols: str) -> list[int]:
     return [vocab[c] for c in symbols if c in vocab]
 
 
-def tempo_factors(tokens: torch.Tensor, expected: torch.Tensor, tempo: float) -> torch.Tensor:
+def duration_factors(tokens: torch.Tensor, expected: torch.Tensor, tempo: float,
+                     pause: float = 1.0) -> torch.Tensor:
     """Per-token duration factors for a tempo change: consonants change by tempo^-CONSONANT_SHARE,
-    the other speech tokens (vowels, tones, stress) take the rest, so the whole still lasts 1/tempo
-    (pause tokens: 1/tempo, their own factor comes on top). In natural speech, rate changes are carried
-    mostly by vowels and pauses while consonants keep more of their length [G81]; compressing consonants
-    as much as vowels made fast (angry, afraid) speech lose word endings ("come in" heard as "coming")."""
+    the other speech tokens (vowels, tones, stress) take the rest, so the whole still lasts 1/tempo;
+    pause and punctuation tokens 1/tempo x ``pause``, the boundary tokens 1/tempo. In natural speech,
+    rate changes are carried mostly by vowels and pauses while consonants keep more of their length
+    [G81]; compressing consonants as much as vowels made fast (angry, afraid) speech lose word endings
+    ("come in" heard as "coming")."""
     ids = tokens[0]
     consonant = torch.isin(ids, torch.tensor(token_ids(CONSONANTS), device=ids.device)).to(expected.device)
-    pause = torch.isin(ids, torch.tensor(token_ids(PAUSE_SYMBOLS), device=ids.device)).to(expected.device)
-    pause[0] = pause[-1] = True  # the boundary tokens: edge silence
-    nucleus = ~consonant & ~pause
+    pauses = torch.isin(ids, torch.tensor(token_ids(PAUSE_SYMBOLS), device=ids.device)).to(expected.device)
+    nucleus = ~consonant & ~pauses
+    nucleus[0] = nucleus[-1] = False  # the boundary tokens: edge silence
     factors = torch.full_like(expected, 1.0 / tempo, dtype=torch.float32)
     e = expected.float()
     vowels, consonants = float(e[nucleus].sum()), float(e[consonant].sum())
@@ -68,6 +70,7 @@ def tempo_factors(tokens: torch.Tensor, expected: torch.Tensor, tempo: float) ->
         c = tempo ** -CONSONANT_SHARE
         v = ((vowels + consonants) / tempo - consonants * c) / vowels
         factors[consonant], factors[nucleus] = c, max(v, 0.25)
+    factors[pauses] *= pause
     return factors
 
 
@@ -138,9 +141,7 @@ def emotional_prosody(model, tokens: torch.Tensor, style: torch.Tensor, speed: f
     device = prosody.frames.device
 
     # 1. durations, 2. the model's curves for them
-    per_token = tempo_factors(tokens, prosody.expected_frames, edit.tempo) / speed
-    pauses = torch.isin(tokens[0], torch.tensor(token_ids(PAUSE_SYMBOLS), device=tokens.device))
-    per_token = torch.where(pauses.to(device), per_token * edit.pause, per_token)
+    per_token = duration_factors(tokens, prosody.expected_frames, edit.tempo, edit.pause) / speed
     if gen is not None:
         per_token = per_token * torch.exp(JITTER["token_log_duration"] * _normal(gen, len(per_token))).to(device)
     frames = torch.round(prosody.expected_frames.float() * per_token).clamp(min=1).long()
