@@ -1,6 +1,6 @@
 """Voice-cloning benchmark on held-out reference voices (non-Kokoro engines and transforms).
 
-For each voice of bench/cloning_refs.HELD_OUT (never used to tune the method):
+For each voice of a reference set (default bench/cloning_refs.HELD_OUT_2, never used to tune the method):
 - fit: engine.clone_voice on its ~10 s reference clip (fit cache emptied first: a real fit), timed;
 - the clone and every stock voice speak EVAL_TEXTS (sentences not in the clip, not in the fit sentences);
 - similarity: Resemblyzer (the package's own preprocess_wav + VoiceEncoder, not our torch front end) cosine
@@ -10,8 +10,9 @@ For each voice of bench/cloning_refs.HELD_OUT (never used to tune the method):
   (40 mel bands, level-normalised, RMS dB difference), clone and best stock vs reference;
 - intelligibility: WER of the clone (Whisper base via bench/asr.py) vs the mean WER of the stock voices.
 
-    python bench/cloning_refs.py && python bench/cloning.py [--steps N] [--voices a,b]
-Writes bench/out/cloning.json and prints a markdown table.
+    python bench/cloning.py [--set held_out_2|held_out|tuning] [--steps N] [--voices a,b]
+Makes the reference clips if missing (bench/cloning_refs.py), writes bench/out/cloning-<set>.json and
+prints a markdown table.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(1, str(BENCH.parent))
 
-from cloning_refs import EVAL_TEXTS, HELD_OUT, OUT as REFS, TUNING, make  # noqa: E402
+from cloning_refs import EVAL_TEXTS, OUT as REFS, SETS, make  # noqa: E402
 
 TARGET_SIM, TARGET_ST, TARGET_WER_PTS, TARGET_FIT_S = 0.80, 1.0, 2.0, 30.0
 
@@ -52,7 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=None, help="fit steps (default: the app's FitConfig)")
     parser.add_argument("--voices", default=None, help="comma-separated subset")
-    parser.add_argument("--tuning", action="store_true", help="run on the TUNING set instead (for development)")
+    parser.add_argument("--set", choices=SETS, default="held_out_2", help="reference voices (tuning: for development)")
     parser.add_argument("--no-asr", action="store_true")
     parser.add_argument("--fp32", action="store_true", help="float32 rendering (engine.int8 and engine.compile off)")
     args = parser.parse_args()
@@ -65,7 +66,7 @@ def main() -> None:
     from indextts.config import Settings
     from indextts.engine import Engine
 
-    voices = TUNING if args.tuning else HELD_OUT
+    voices = SETS[args.set]
     if args.voices:
         voices = {k: voices[k] for k in args.voices.split(",")}
     make(voices)
@@ -123,7 +124,7 @@ def main() -> None:
         stock_wer = {v: wer(stock_audio[v]) for v in stock}
         for row, clone_audio in zip(rows, clones):
             row["wer"] = wer(clone_audio)
-    out = BENCH / "out" / (("cloning-tuning" if args.tuning else "cloning") + ("-fp32" if args.fp32 else "") + ".json")
+    out = BENCH / "out" / f"cloning-{args.set}{'-fp32' if args.fp32 else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     summary = {"stock_wer": stock_wer, "rows": rows, "threads": 2,
                "date": time.strftime("%Y-%m-%d %H:%M"), "steps": rows[0]["steps"] if rows else None}

@@ -1,14 +1,17 @@
 """Reference voices for the cloning benchmark, made by non-Kokoro engines and transforms.
 
-Two disjoint sets, fixed before any tuning:
-- HELD_OUT: the benchmark. The method was never tuned on these.
-- TUNING: what the fitting method (steps, weights, init) was tuned on.
+Disjoint sets (``SETS``), each fixed before the method saw it:
+- HELD_OUT_2: the benchmark. Fixed on 2026-11-21 before any fit of these voices; never tuned on.
+- HELD_OUT: the first benchmark set (sessions 1-4). Its results have been read while developing the
+  method (espeak-us-f2, the one voice whose clone was garbled, was then moved to TUNING to develop
+  the intelligibility guard), so it is reported but no longer counts as unseen.
+- TUNING: what the fitting method (steps, weights, init, guard thresholds) was tuned on.
 
 Each voice speaks FIT_TEXT (the ~10 s reference clip a user would upload) and EVAL_TEXTS (held-out
 sentences: the clone speaks these, and similarity is measured against the reference voice saying them).
 Needs: espeak-ng, festival (+ festvox-kallpc16k, festvox-us-slt-hts), sox (apt), hibari-tts (pip).
 
-    python bench/cloning_refs.py            # writes bench/out/cloning_refs/<voice>/{fit,eval0..}.wav
+    python bench/cloning_refs.py [--set S]  # writes bench/out/cloning_refs/<voice>/{fit,eval0..}.wav
 """
 
 from __future__ import annotations
@@ -31,11 +34,19 @@ EVAL_TEXTS = [
     "Nobody expected the small team to finish the project two days early.",
 ]
 
-# name -> (engine, spec, sox effects applied after). Decided before tuning; never tune on HELD_OUT.
+# name -> (engine, spec, sox effects applied after). Never tune on a held-out set.
+HELD_OUT_2 = {
+    "espeak-us-f3": ("espeak", "en-us+f3", []),
+    "espeak-us-f5": ("espeak", "en-us+f5", []),
+    "espeak-scot-m2": ("espeak", "en-gb-scotland+m2", []),
+    "f1-formant-down": ("espeak", "en-us+f1", ["speed", "0.9", "tempo", "1.111"]),
+    "slt-pitch-down2": ("festival", "voice_cmu_us_slt_arctic_hts", ["pitch", "-200"]),
+    "kal-formant-up": ("festival", "voice_kal_diphone", ["speed", "1.08", "tempo", "0.926"]),
+    "heart-pitch-down3": ("hibari", "heart", ["pitch", "-300"]),
+}
 HELD_OUT = {
     "hibari-heart": ("hibari", "heart", []),
     "espeak-us-m3": ("espeak", "en-us+m3", []),
-    "espeak-us-f2": ("espeak", "en-us+f2", []),
     "festival-kal": ("festival", "voice_kal_diphone", []),
     "festival-slt": ("festival", "voice_cmu_us_slt_arctic_hts", []),
     "kal-pitch-down4": ("festival", "voice_kal_diphone", ["pitch", "-400"]),
@@ -47,7 +58,9 @@ TUNING = {
     "heart-pitch-up3": ("hibari", "heart", ["pitch", "300"]),
     "slt-formant-up": ("festival", "voice_cmu_us_slt_arctic_hts", ["speed", "1.1", "tempo", "0.909"]),
     "espeak-rp-klatt": ("espeak", "en-gb-x-rp+klatt", []),
+    "espeak-us-f2": ("espeak", "en-us+f2", []),  # was in HELD_OUT until its garbled clone was studied
 }
+SETS = {"held_out_2": HELD_OUT_2, "held_out": HELD_OUT, "tuning": TUNING}
 
 
 def _hibari(text: str, spec: str) -> tuple[np.ndarray, int]:
@@ -96,9 +109,8 @@ def make(names: dict, out: Path = OUT) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", choices=("held_out", "tuning", "all"), default="all")
+    parser.add_argument("--set", choices=(*SETS, "all"), default="all")
     args = parser.parse_args()
-    if args.set in ("tuning", "all"):
-        make(TUNING)
-    if args.set in ("held_out", "all"):
-        make(HELD_OUT)
+    for name, voices in SETS.items():
+        if args.set in (name, "all"):
+            make(voices)

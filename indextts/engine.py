@@ -112,6 +112,7 @@ class Engine:
         if warm_up:  # both languages: the first Mandarin call also loads the dictionaries (~1 s)
             engine.synthesize("Hello.", lang="en")
             engine.synthesize("你好。", lang="zh")
+            engine._fitter().prepare()  # stock voices' fit statistics: measured once per install (~6 s)
         log.info("engine ready on %s in %.1f s", device, time.perf_counter() - started)
         return engine
 
@@ -308,7 +309,10 @@ class Engine:
             from .cloning.fit import VoiceFitter
 
             tokenize = lambda text: self.frontend.segments(text, "en")[0].tokens  # noqa: E731
-            self._voice_fitter = VoiceFitter(self.model, self.voices.stock_packs, tokenize)
+            cfg = self.settings.engine
+            self._voice_fitter = VoiceFitter(self.model, self.voices.stock_packs, tokenize,
+                                             stats_dir=self.settings.paths.cache_hub / "fit_stock",
+                                             render_tag=f"{self.device}|int8={cfg.int8}")
         return self._voice_fitter
 
     def _check_pause(self, pause_s: float | None) -> float:

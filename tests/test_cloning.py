@@ -144,22 +144,59 @@ def test_a_fit_cached_by_an_older_method_is_fitted_again(cloning_engine, speech_
     engine.voices.library.store_fit(sha, engine.voices.pack("jm_kumo").reshape(-1, 1, 256),
                                     {"kind": "cloned", "base_voice": "jm_kumo", "sha256": sha})
     info = engine.clone_voice(speech_clip[0], steps=2)
-    assert not info["cached"] and info["fit_method"] >= 2
+    assert not info["cached"] and info["fit_method"] >= 3
     assert engine.clone_voice(speech_clip[0], steps=2)["cached"]
 
 
-def test_articulation_guard_tells_a_timbre_change_from_garbled_speech(engine):
+def test_stock_voice_statistics_are_measured_once_and_kept_on_disk(engine, tmp_path, monkeypatch):
+    from indextts.cloning.fit import VoiceFitter
+
+    tokenize = lambda text: engine.frontend.segments(text, "en")[0].tokens  # noqa: E731
+    make = lambda tag="cpu": VoiceFitter(engine.model, engine.voices.stock_packs, tokenize,  # noqa: E731
+                                         stats_dir=tmp_path, render_tag=tag)
+    first = make()
+    first.prepare()
+    (stats,) = tmp_path.glob("stock-*.json")
+    ref_emb = first._stock_embedding("jm_kumo", 2)
+
+    def no_render(*_args):
+        raise AssertionError("a stock voice was rendered again")
+
+    monkeypatch.setattr(VoiceFitter, "_stock_audio", no_render)
+    later = make()  # another process: reads the statistics instead of rendering 5 voices
+    later.prepare()
+    assert torch.equal(later._stock_embedding("jm_kumo", 2), ref_emb)
+    assert later._stock_pitch("jm_kumo") == first._stock_pitch("jm_kumo")
+    with pytest.raises(AssertionError, match="rendered again"):
+        make("cuda").prepare()  # other renderings, other statistics
+    stats.write_text("{not json")
+    with pytest.raises(AssertionError, match="rendered again"):
+        make().prepare()  # an unreadable file is measured again, not trusted
+
+
+def test_articulation_guard_passes_a_timbre_change_and_stops_scrambled_or_smeared_speech(engine):
+    import librosa
     from scipy.signal import lfilter
 
-    from indextts.cloning.guard import MIN_ARTICULATION, articulation_match
+    from indextts.cloning.guard import MIN_MATCH, compare
 
     speech = engine.synthesize("She found a quiet place by the river.", voice="jm_kumo", lang="en").audio
     brighter = lfilter([1.0, -0.9], [1.0], speech).astype(np.float32)  # another spectral balance
     blocks = speech[: len(speech) // 2400 * 2400].reshape(-1, 2400)  # 0.1 s blocks, shuffled
-    garbled = blocks[np.random.default_rng(0).permutation(len(blocks))].reshape(-1)
-    assert articulation_match(speech, speech) == pytest.approx(1.0, abs=1e-3)
-    assert articulation_match(brighter, speech) > 0.9
-    assert articulation_match(garbled, speech[: len(garbled)]) < MIN_ARTICULATION - 0.2
+    scrambled = blocks[np.random.default_rng(0).permutation(len(blocks))].reshape(-1)
+    # Smeared: every bin's log-magnitude pulled 40 % toward its average over time (flattened formant moves).
+    spec = librosa.stft(speech, n_fft=1024, hop_length=256)
+    log_mag = np.log(np.abs(spec) + 1e-7)
+    flat = log_mag.mean(axis=1, keepdims=True) + 0.6 * (log_mag - log_mag.mean(axis=1, keepdims=True))
+    smeared = librosa.istft(np.exp(flat) * np.exp(1j * np.angle(spec)), hop_length=256, length=len(speech))
+
+    same = compare(speech, speech)
+    assert same.match == pytest.approx(1.0, abs=1e-3) and same.contrast == pytest.approx(1.0, abs=1e-3)
+    assert compare(brighter, speech).clear and compare(brighter, speech).match > 0.9
+    assert compare(scrambled, speech[: len(scrambled)]).match < MIN_MATCH - 0.2
+    assert not compare(scrambled, speech[: len(scrambled)]).clear
+    smeared_score = compare(smeared, speech)
+    assert smeared_score.match > MIN_MATCH and not smeared_score.clear  # only the contrast catches it
 
 
 def f0_ratio(plain, shifted) -> float:

@@ -17,8 +17,8 @@ Method (chosen by measurement on the tuning voices; see bench/RESULTS.md "Voice 
 4. Every third iterate of the last third is judged on the whole fit sentences (as the base voice is)
    and the best is kept, never one worse than the base: a window-loss minimum compared different windows.
    Intelligibility guard (``guard``): an iterate whose rendering no longer articulates like the base
-   voice's (aligned log-mel trajectories) is not eligible; if none is, the best is scaled back toward
-   the base until one is.
+   voice's (aligned log-mel trajectories scrambled, or spectral movements flattened) is not eligible;
+   if none is, the best is scaled back toward the base until one is.
 5. Pitch: the fit sentences are rendered with the result and their median F0 measured (YIN, as the
    benchmark does); the difference to the reference is a per-voice ``f0_shift_st`` (clamped to +-8 st,
    one refinement render; 0 when that render is not closer), which the engine applies at synthesis on
@@ -28,19 +28,23 @@ The result is a (510, 1, 256) pack = stock pack + delta, like any stock voice, p
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
+from ..atomic import atomic_path
 from ..model import KokoroModel
 from ..model.prosody import expand_to_frames
 from ..emotion.apply import shift_f0
 from ..voices import MAX_F0_SHIFT_ST, clamp_shift
-from .guard import MIN_ARTICULATION, articulation_match
+from .guard import compare
 from .speaker_encoder import SpeakerEncoder, shared_encoder
 
 # Short fixed English sentences the clone is rendered on while fitting (never the benchmark's).
@@ -49,7 +53,7 @@ FIT_SENTENCES = (
     "We will meet again tomorrow morning at the station.",
 )
 PITCH_FMIN, PITCH_FMAX = 50.0, 500.0
-FIT_METHOD = 2  # bumped when the method changes: cached fits of an older method are fitted again
+FIT_METHOD = 3  # bumped when the method changes: cached fits of an older method are fitted again
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,10 @@ class VoiceFitter:
     """Fits voice packs; holds the stock statistics and cached stock-voice renderings."""
 
     def __init__(self, model: KokoroModel, stock: dict[str, torch.Tensor],
-                 tokenize: Callable[[str], tuple[int, ...]], encoder: SpeakerEncoder | None = None) -> None:
+                 tokenize: Callable[[str], tuple[int, ...]], encoder: SpeakerEncoder | None = None,
+                 stats_dir: Path | None = None, render_tag: str = "") -> None:
+        """``stats_dir``: where the stock voices' fit statistics are kept between processes (None: not
+        kept); ``render_tag`` names what changes their renderings besides the packs (device, int8)."""
         self.model = model
         self.stock = {k: v.reshape(v.shape[0], -1).float() for k, v in stock.items()}
         self.encoder = encoder or shared_encoder()
@@ -134,10 +141,43 @@ class VoiceFitter:
         self.mu = timbres.mean(0)
         self.sigma = timbres.std(0).clamp_min(1e-3)
         self.sentence_tokens = [tokenize(s) for s in FIT_SENTENCES]
-        # Stock voices are the same for every fit: their fit sentences, renderings and pitch are kept.
+        # Stock voices are the same for every fit: their fit sentences and renderings are kept per
+        # process, their speaker embeddings and pitch also on disk (the base-voice search renders every
+        # stock voice: ~6 s of a first fit on 2 cores).
         self._sentences: dict[tuple[str, int], _Sentence] = {}
         self._renders: dict[tuple[str, int], torch.Tensor] = {}
-        self._pitches: dict[str, float] = {}
+        self._stats_file = stats_dir / f"stock-{self._stats_digest(render_tag)}.json" if stats_dir else None
+        self._stats: dict[str, float | list[float]] = self._read_stats()
+        self._stats_written = len(self._stats)
+
+    def _stats_digest(self, render_tag: str) -> str:
+        digest = hashlib.sha256(f"{FIT_METHOD}|{render_tag}|{self.sentence_tokens}".encode())
+        for name in sorted(self.stock):
+            digest.update(name.encode() + self.stock[name].numpy().tobytes())
+        return digest.hexdigest()[:16]
+
+    def _read_stats(self) -> dict[str, float | list[float]]:
+        try:
+            return json.loads(self._stats_file.read_text()) if self._stats_file else {}
+        except (OSError, ValueError):  # missing or unreadable: measured again
+            return {}
+
+    def _write_stats(self) -> None:
+        if self._stats_file is None or len(self._stats) == self._stats_written:
+            return
+        try:
+            with atomic_path(self._stats_file) as tmp:
+                tmp.write_text(json.dumps(self._stats))
+            self._stats_written = len(self._stats)
+        except OSError:  # a read-only cache only costs the next process the measurement
+            pass
+
+    def prepare(self, n_sentences: int = FitConfig.n_sentences) -> None:
+        """Measure (or load) every stock voice's statistics now, so that no fit pays for them."""
+        for name in sorted(self.stock):
+            self._stock_embedding(name, n_sentences)
+            self._stock_pitch(name)
+        self._write_stats()
 
     def _stock_sentence(self, name: str, index: int) -> _Sentence:
         """Fit sentence ``index`` as the stock voice ``name`` reads it (its durations and curves)."""
@@ -155,9 +195,17 @@ class VoiceFitter:
         return torch.cat([self._renders[name, i] for i in range(n_sentences)])
 
     def _stock_pitch(self, name: str) -> float:
-        if name not in self._pitches:
-            self._pitches[name] = median_f0(self._stock_audio(name, 1).numpy(), 24000)
-        return self._pitches[name]
+        key = f"{name}/f0_hz"
+        if key not in self._stats:
+            self._stats[key] = median_f0(self._stock_audio(name, 1).numpy(), 24000)
+        return float(self._stats[key])
+
+    def _stock_embedding(self, name: str, n_sentences: int) -> torch.Tensor:
+        key = f"{name}/embedding{n_sentences}"
+        if key not in self._stats:
+            with torch.no_grad():
+                self._stats[key] = self.encoder.embed(self._stock_audio(name, n_sentences)).tolist()
+        return torch.tensor(self._stats[key])
 
     def _pitch_reachable(self, names: list[str], ref_f0: float) -> list[str]:
         """The stock voices whose pitch the correction can bring to the reference's (all if none can):
@@ -168,8 +216,7 @@ class VoiceFitter:
         return reachable or list(names)
 
     def _stock_similarity(self, name: str, ref_emb: torch.Tensor, n_sentences: int) -> float:
-        with torch.no_grad():
-            return float(self.encoder.embed(self._stock_audio(name, n_sentences)) @ ref_emb)
+        return float(self._stock_embedding(name, n_sentences) @ ref_emb)
 
     def _row(self, name: str, n_tokens: int) -> torch.Tensor:
         pack = self.stock[name]
@@ -195,6 +242,7 @@ class VoiceFitter:
         report(0.05, "reference analysed")
         sims = {name: self._stock_similarity(name, ref_emb, cfg.n_sentences) for name in sorted(self.stock)}
         base = max(self._pitch_reachable(sims, ref_f0), key=sims.get)
+        self._write_stats()
         base_sim = sims[base]
         report(0.15, f"closest stock voice: {base}")
         sentences = [self._stock_sentence(base, i) for i in range(cfg.n_sentences)]
@@ -256,7 +304,7 @@ class VoiceFitter:
             audio = self._render_whole(sentences, base, delta)
             with torch.no_grad():
                 sim = float(self.encoder.embed(audio) @ ref_emb)
-            return sim, delta, audio, articulation_match(audio.numpy(), base_audio) >= MIN_ARTICULATION
+            return sim, delta, audio, compare(audio.numpy(), base_audio).clear
 
         judged = [judge(delta) for delta in candidates]
         clear = [j for j in judged if j[3]]
