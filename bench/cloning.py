@@ -86,8 +86,11 @@ def main() -> None:
     def speak(voice: str) -> list[np.ndarray]:
         return [engine.synthesize(t, voice=voice, lang="en").audio for t in EVAL_TEXTS]
 
-    def wer(clips: list[np.ndarray]) -> float:
-        return float(np.mean([score(t, transcribe(a, 24000, "en"), "en") for t, a in zip(EVAL_TEXTS, clips)]))
+    def heard(clips: list[np.ndarray]) -> tuple[float, list[str]]:
+        """(mean WER, what Whisper heard where it differs from the text)."""
+        said = [transcribe(a, 24000, "en") for a in clips]
+        errors = [score(t, h, "en") for t, h in zip(EVAL_TEXTS, said)]
+        return float(np.mean(errors)), [h for h, e in zip(said, errors) if e > 0]
 
     stock = engine.voices.stock_names
     stock_audio = {v: speak(v) for v in stock}
@@ -121,9 +124,9 @@ def main() -> None:
     # compete with torch's on 2 cores), which no user of the app pays.
     stock_wer = {}
     if transcribe:
-        stock_wer = {v: wer(stock_audio[v]) for v in stock}
+        stock_wer = {v: heard(stock_audio[v])[0] for v in stock}
         for row, clone_audio in zip(rows, clones):
-            row["wer"] = wer(clone_audio)
+            row["wer"], row["misheard"] = heard(clone_audio)
     out = BENCH / "out" / f"cloning-{args.set}{'-fp32' if args.fp32 else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     summary = {"stock_wer": stock_wer, "rows": rows, "threads": 2,
