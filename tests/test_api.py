@@ -127,6 +127,7 @@ def test_concurrent_requests_get_their_own_files(live_server):
 
 
 def test_metrics_count_requests_latency_rtf_and_queue(live_server):
+    before = httpx.get(f"{live_server.url}/metrics").text
     speech(live_server.url, input="Count me.", response_format="wav")
     speech(live_server.url, input="")
     text = httpx.get(f"{live_server.url}/metrics").text
@@ -135,6 +136,8 @@ def test_metrics_count_requests_latency_rtf_and_queue(live_server):
     assert 'indextts_errors_total{kind="invalid_request",route="/v1/audio/speech"}' in text
     assert re.search(r'indextts_request_duration_seconds_count\{route="/v1/audio/speech"\} [1-9]', text)
     assert re.search(r"indextts_synthesis_rtf_count [1-9]", text)
+    api = re.compile(r'^indextts_generations_total\{source="api"\} (\S+)$', re.MULTILINE)
+    assert float(api.search(text)[1]) == float(api.search(before)[1]) + 1  # the 200 counts, the 400 does not
     assert "indextts_queue_depth 0.0" in text and 'indextts_engine{indextts_engine="ready"} 1.0' in text
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import threading
 import time
 import types
@@ -21,6 +20,7 @@ import torch
 from torch import nn
 
 from audio_metrics import log_mel_l1
+from prometheus_text import metric
 from indextts.errors import InputError
 from indextts.fair_lock import FairLock
 from indextts.model.int8 import Int8Conv1d, int8_available, quantize_convolutions
@@ -448,13 +448,6 @@ def saved_outputs(live_server, text: str) -> list[tuple[dict, object]]:
     return found
 
 
-def metric(url: str, name: str) -> float:
-    text = httpx.get(f"{url}/metrics", timeout=10).text
-    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
-    assert match, f"{name} not in /metrics"
-    return float(match.group(1))
-
-
 PARAGRAPH = "The library opens at nine. Please be on time. Bring your card. Thank you."
 
 
@@ -462,6 +455,7 @@ PARAGRAPH = "The library opens at nine. Please be on time. Bring your card. Than
 def test_stream_pcm_arrives_early_in_pieces_and_equals_the_whole_response(live_server):
     url = live_server.url
     before = metric(url, "indextts_time_to_first_audio_seconds_count")
+    generations = metric(url, 'indextts_generations_total{source="api"}')
     streamed = stream_speech(url, input=PARAGRAPH, response_format="pcm", voice="jf_alpha")
     headers = streamed.headers
     assert headers["content-type"] == "audio/pcm" and headers["x-sample-rate"] == "24000"
@@ -476,6 +470,7 @@ def test_stream_pcm_arrives_early_in_pieces_and_equals_the_whole_response(live_s
     assert whole.status_code == 200
     assert streamed.data == whole.content  # the same audio, sample for sample (first sentence not cut)
     assert metric(url, "indextts_time_to_first_audio_seconds_count") == before + 1
+    assert metric(url, 'indextts_generations_total{source="api"}') == generations + 2  # streamed and whole
     assert metric(url, "indextts_generations_in_progress") == 0
 
 

@@ -9,6 +9,7 @@ import string
 import gradio as gr
 import pytest
 import soundfile as sf
+from prometheus_text import metric
 
 from indextts.config import Settings
 from indextts.server.i18n import EN, TABLES, normalize_lang, t
@@ -48,10 +49,16 @@ def test_voices_and_segment_preview(client):
     assert all(0 < r["tokens"] <= 400 for r in rows)
 
 
-def test_synthesize_returns_playable_audio_and_the_chosen_download(client):
+def test_synthesize_returns_playable_audio_and_the_chosen_download(client, live_server):
+    page_generations = 'indextts_generations_total{source="ui"}'
+    generations = metric(live_server.url, page_generations)
+    audio_s = metric(live_server.url, "indextts_audio_seconds_total")
     audio, download, pitch, history, files, status, _live = client.predict(
         "Hello there. 你好，世界。", "jf_alpha", 1.0, "auto", 400, 0.25, "flac", "en", api_name="/synthesize")
     info = sf.info(audio)
+    assert metric(live_server.url, page_generations) == generations + 1, "a page generation must show in /metrics"
+    added_s = metric(live_server.url, "indextts_audio_seconds_total") - audio_s
+    assert added_s == pytest.approx(info.duration, abs=0.01)
     assert info.samplerate == 24000 and 1.0 < info.duration < 8.0, info
     assert download.endswith(".flac")
     flac = sf.info(download)

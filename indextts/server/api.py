@@ -433,7 +433,7 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
 
     async def finish(result, record: dict[str, Any]):
         """Keep the output (a storage failure is logged, never the caller's problem) and count it."""
-        metrics.observe_generation(result.duration_s, result.rtf)
+        metrics.observe_generation(result.duration_s, result.rtf, "api")
         try:
             return await to_thread.run_sync(store.save, result, record)
         except OSError as exc:  # disk full, permissions: the caller still gets the audio

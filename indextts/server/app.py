@@ -58,7 +58,7 @@ def create_app(settings: Settings, holder: EngineHolder | None = None) -> FastAP
     app.include_router(build_router(holder, settings, store, metrics))  # before the mount: "/" catches all
 
     server = settings.server
-    blocks = build_ui(holder, settings, store)
+    blocks = build_ui(holder, settings, store, metrics)
     gr.mount_gradio_app(
         app, blocks, path="/",
         server_name=server.bind_host, server_port=server.port,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Literal
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Enum, Gauge, Histogram, generate_latest
 
 # Paths reported under their own name; unknown /v1 paths as "/v1/*"; everything else (the Gradio UI) as "ui".
 API_ROUTES = frozenset({"/healthz", "/readyz", "/metrics", "/v1/audio/speech", "/v1/voices", "/v1/models"})
 ENGINE_STATES = ["loading", "ready", "failed"]
+Source = Literal["api", "ui"]
+SOURCES: tuple[Source, ...] = ("api", "ui")
 
 
 class Metrics:
@@ -29,11 +31,17 @@ class Metrics:
                                      "Streaming requests: request received to first audio sent", registry=r,
                                      buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30))
         self.audio_seconds = Counter("indextts_audio_seconds", "Seconds of audio generated", registry=r)
+        self.generations = Counter("indextts_generations", "Successful generations by source (api or ui)",
+                                   ["source"], registry=r)
+        for source in SOURCES:  # export 0 from the start, so rate() and absent-series alerts work at once
+            self.generations.labels(source)
         self.queue_depth = Gauge("indextts_queue_depth", "API requests waiting for a generation slot", registry=r)
         self.in_progress = Gauge("indextts_generations_in_progress", "API generations running now", registry=r)
         self.engine_state = Enum("indextts_engine", "Engine state", states=ENGINE_STATES, registry=r)
 
-    def observe_generation(self, audio_s: float, rtf: float) -> None:
+    def observe_generation(self, audio_s: float, rtf: float, source: Source) -> None:
+        """One successful generation, from the HTTP API or the page."""
+        self.generations.labels(source).inc()
         self.audio_seconds.inc(audio_s)
         if rtf == rtf and rtf != float("inf"):  # skip NaN/inf (zero-length audio)
             self.rtf.observe(rtf)

@@ -1,6 +1,6 @@
 """The Gradio page: text in, speech out, with segment preview, pitch plot and session history.
 
-``build_ui(holder, settings, store)`` returns the Blocks (queued); app.py mounts it at "/".
+``build_ui(holder, settings, store, metrics)`` returns the Blocks (queued); app.py mounts it at "/".
 The page never touches the model: it calls the engine held by ``EngineHolder`` and saves every
 generation through ``OutputStore``. All visible strings come from ``i18n.py`` (English and
 Chinese); the language follows the browser and can be switched on the page.
@@ -33,6 +33,7 @@ from ..text.vocab import MAX_MODEL_TOKENS
 from .audio_codec import encode
 from .engine_holder import EngineHolder, EngineNotReady
 from .i18n import DEFAULT_UI_LANG, TABLES, normalize_lang, t
+from .metrics import Metrics
 from .outputs import OutputStore
 
 log = logging.getLogger(__name__)
@@ -97,10 +98,11 @@ class _Page:
     """The handlers behind the page; one instance per app, shared by all sessions (no session data)."""
 
     def __init__(self, holder: EngineHolder, settings: Settings, store: OutputStore,
-                 live_playback: bool = False) -> None:
+                 metrics: Metrics | None = None, live_playback: bool = False) -> None:
         self.holder = holder
         self.settings = settings
         self.store = store
+        self.metrics = metrics or Metrics()  # the app's; a private one for a page built alone
         self.live_playback = live_playback  # feed the streaming player (needs ffmpeg)
 
     # -- status and loading ----------------------------------------------------------------
@@ -196,6 +198,7 @@ class _Page:
         except Exception as exc:  # never a stack trace on the page; the log has it
             log.exception("generation failed")
             raise gr.Error(t(ui_lang, "err_internal", error=type(exc).__name__)) from None
+        self.metrics.observe_generation(joined.duration_s, joined.rtf, "ui")
         pitch = pitch_frame(joined, float(pause_s))
         item = HistoryItem(time.strftime("%H:%M:%S"), voice, text, round(joined.duration_s, 2),
                            round(joined.rtf, 3), str(saved.audio_path), pitch)
@@ -396,8 +399,8 @@ def history_table(history: list[HistoryItem], ui_lang: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore) -> gr.Blocks:
-    page = _Page(holder, settings, store, live_playback_available())
+def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metrics: Metrics) -> gr.Blocks:
+    page = _Page(holder, settings, store, metrics, live_playback_available())
     cfg = settings.engine
     lang0 = DEFAULT_UI_LANG
     tr: list[tuple[Any, Callable[[str], dict]]] = []  # (component, language -> its localized update)
