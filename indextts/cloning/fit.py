@@ -8,7 +8,7 @@ Method (chosen by measurement on the tuning voices; see bench/RESULTS.md "Voice 
 3. Optimise one 128-dim offset to the TIMBRE half of the style, added to every row of that pack, with
    Adam in units of the stock voices' standard deviation per dimension (``FitConfig.lr``), through the
    differentiable decoder, on short fixed sentences. Durations, F0 and energy are the base voice's,
-   predicted once, so a step is the decoder (on a 1.8 s window) + the speaker encoder.
+   predicted once, so a step is the decoder (on a 1.6 s window) + the speaker encoder.
    loss = 1 - cos(emb(out), emb(ref))                                speaker similarity
         + w_prior * mean(((row + delta - mu) / sigma)^2 beyond 1)      stay near the stock voices' space
    and |delta / sigma| <= max_z per dim (a trust region where the model stays intelligible).
@@ -63,7 +63,7 @@ class FitConfig:
     w_prior: float = 0.02
     max_z: float = 3.0  # trust region per dim, in stock-voice standard deviations
     n_sentences: int = 2
-    window_frames: int = 72  # decode only this many frames (1.8 s) per step: one Resemblyzer partial
+    window_frames: int = 64  # decode only 1.6 s per step: exactly one Resemblyzer partial (more is unused)
     judge_every: int = 3  # judge every this many iterates of the last third on the whole fit sentences
     pitch_correction: bool = True  # measure and store a per-voice F0 shift (FitResult.f0_shift_st)
     pitch_passes: int = 1  # refinement renders of the fit sentences with the shift applied

@@ -115,11 +115,11 @@ EN: dict[str, str] = {
                   "turned into one of Kokoro's own 256-number voice styles, fitted to match the clip's overall "
                   "timbre and pitch level (measured with a speaker-recognition model), and a per-voice pitch "
                   "correction brings its median pitch close to the clip's (within 1 semitone on 7 of 7 test voices). "
-                  "It gets the voice *in the direction* of the reference (on unseen test voices about 0.81 speaker "
+                  "It gets the voice *in the direction* of the reference (on unseen test voices about 0.82 speaker "
                   "similarity, against ~0.60 for the best stock voice), but not the exact identity: accent, speaking "
                   "rhythm, intonation, emotion, microphone and room are not copied, and the result sounds like a "
                   "Kokoro voice. A check holds the fit back when the clone stops articulating clearly; still, listen "
-                  "before you use a clone: some voices come out much less similar (one of 7 test voices at 0.64). "
+                  "before you use a clone: some voices come out much less similar (one of 7 test voices at 0.75). "
                   "Only clone voices you have permission to use.",
     "lib_accordion": "Voice library",
     "lib_voice": "Saved voice",
@@ -236,10 +236,10 @@ ZH: dict[str, str] = {
     "clone_note": "**克隆能做到什么、做不到什么。** Kokoro 本身没有克隆模型：参考音频会被转换成 Kokoro 自己的 "
                   "256 维声音风格，拟合目标是音频的整体音色和音高水平（用说话人识别模型衡量），再按每个声音的音高校正"
                   "把中位音高调到接近参考音频（7 个测试声音全部相差不到 1 个半音）。结果会*接近*参考声音"
-                  "（在未参与调参的测试声音上说话人相似度约 0.81，最接近的内置声音约 0.60），但不是完全相同的身份："
+                  "（在未参与调参的测试声音上说话人相似度约 0.82，最接近的内置声音约 0.60），但不是完全相同的身份："
                   "口音、说话节奏、语调、情绪、麦克风和房间声学都不会被复制，听起来仍是 Kokoro 的声音。"
                   "当克隆的发音变得不清晰时，检查会让拟合退回一些；但使用前仍请先试听：有些声音的相似度明显更低"
-                  "（7 个测试声音中有 1 个只有 0.64）。请只克隆你有权使用的声音。",
+                  "（7 个测试声音中有 1 个只有 0.75）。请只克隆你有权使用的声音。",
     "lib_accordion": "声音库",
     "lib_voice": "已保存的声音",
     "lib_new_name": "新名称",
