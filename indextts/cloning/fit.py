@@ -3,8 +3,8 @@
 Method (chosen by measurement on the tuning voices; see bench/RESULTS.md "Voice cloning"):
 1. Embed the reference with Resemblyzer (torch front end, ``speaker_encoder``) and estimate its median F0.
 2. Start from the stock pack whose rendering of the fit sentences is closest to the reference
-   (Resemblyzer cosine), among those whose pitch is within the correction's reach (+-8 st); stock
-   renderings are made once per process.
+   (Resemblyzer cosine), among those whose pitch is within the correction's reach (+-8 st); the stock
+   voices' embeddings and pitch are measured once per install (``prepare``, kept on disk).
 3. Optimise one 128-dim offset to the TIMBRE half of the style, added to every row of that pack, with
    Adam in units of the stock voices' standard deviation per dimension (``FitConfig.lr``), through the
    differentiable decoder, on short fixed sentences. Durations, F0 and energy are the base voice's,
