@@ -606,14 +606,18 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
             return updates
 
         localize_outputs = list(dict.fromkeys([*labelled, *poll_outputs, history_df]))
+        # localize and poll write the preview of the text they were given; if the text changed while
+        # they ran (typing as the page opens), that is stale: preview the current text once more after.
+        fresh_preview = dict(fn=page.preview_table, inputs=[text, text_lang, max_tokens, ui_lang],
+                             outputs=[seg_table], show_progress="hidden", api_visibility="private")
         # The page opens: the browser's language first (JS), then every label, status and preview.
         demo.load(None, js=DETECT_LANG_JS, outputs=[ui_lang], api_visibility="private").then(
             localize, [*poll_inputs, history], localize_outputs, api_visibility="private",
-            show_progress="hidden", concurrency_limit=None)
+            show_progress="hidden", concurrency_limit=None).then(**fresh_preview)
         ui_lang.input(localize, [*poll_inputs, history], localize_outputs, api_visibility="private",
-                      show_progress="hidden", concurrency_limit=None)
+                      show_progress="hidden", concurrency_limit=None).then(**fresh_preview)
         timer.tick(page.poll, poll_inputs, poll_outputs, api_visibility="private", show_progress="hidden",
-                   concurrency_limit=None)
+                   concurrency_limit=None).then(**fresh_preview)
         gr.on([text.change, ui_lang.change], None, [text, ui_lang], [char_count],
               js=_char_count_js(cfg.max_chars), api_visibility="private")
         gr.on([text.change, text_lang.change, max_tokens.change], page.preview_table,
