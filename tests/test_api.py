@@ -360,6 +360,31 @@ def test_readyz_is_503_while_loading_and_the_page_answers(make_app):
         release.set()
 
 
+def test_page_temp_files_older_than_a_day_are_removed_and_newer_kept(make_app, tmp_path):
+    import os
+
+    from fastapi.testclient import TestClient
+
+    cache = tmp_path / "outputs" / ".gradio"
+    old, fresh = cache / "a" / "old.wav", cache / "b" / "fresh.wav"
+    for path in (old, fresh):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"RIFF")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(old, (two_days_ago, two_days_ago))
+    saved = tmp_path / "outputs" / "2026-01-01" / "kept.wav"  # a generation: the store's, never touched
+    saved.parent.mkdir(parents=True)
+    saved.write_bytes(b"RIFF")
+    os.utime(saved, (two_days_ago, two_days_ago))
+    app, _ = make_app()
+    with TestClient(app):
+        deadline = time.time() + 10
+        while old.exists() and time.time() < deadline:
+            time.sleep(0.05)
+        assert not old.exists() and not old.parent.exists()
+        assert fresh.exists() and saved.exists()
+
+
 def test_failed_load_is_reported_not_fatal(make_app):
     from fastapi.testclient import TestClient
 

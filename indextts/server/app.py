@@ -7,9 +7,12 @@ engine is loaded and warmed up).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import time
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -22,10 +25,39 @@ from .outputs import OutputStore
 
 log = logging.getLogger(__name__)
 
+PAGE_CACHE_MAX_AGE_S = 86400.0  # Gradio's copies of uploads and served audio are kept a day
+PAGE_CACHE_CHECK_S = 3600.0
+
 
 def gradio_temp_dir(settings: Settings):
     """Gradio's uploads and cached outputs: inside the app's outputs folder, never the system temp."""
     return settings.paths.outputs / ".gradio"
+
+
+def prune_page_cache(folder: Path, max_age_s: float = PAGE_CACHE_MAX_AGE_S) -> int:
+    """Delete the page's temporary copies older than ``max_age_s`` (and emptied folders); returns how
+    many files went. Gradio's own ``delete_cache`` tracks none of the copies this page makes (measured:
+    0 files tracked at shutdown), and the generations themselves live in the OutputStore."""
+    cutoff = time.time() - max_age_s
+    removed = 0
+    for path in sorted(folder.rglob("*"), reverse=True):  # files before their folders
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+        except OSError:  # in use or already gone: the next pass gets it
+            continue
+    return removed
+
+
+async def _prune_page_cache_every(folder: Path, every_s: float) -> None:
+    while True:
+        removed = await asyncio.to_thread(prune_page_cache, folder)
+        if removed:
+            log.info("page cache: removed %d temporary file(s) older than a day", removed)
+        await asyncio.sleep(every_s)
 
 
 def create_app(settings: Settings, holder: EngineHolder | None = None) -> FastAPI:
@@ -46,7 +78,11 @@ def create_app(settings: Settings, holder: EngineHolder | None = None) -> FastAP
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         holder.start()
-        yield
+        pruner = asyncio.create_task(_prune_page_cache_every(temp_dir, PAGE_CACHE_CHECK_S))
+        try:
+            yield
+        finally:
+            pruner.cancel()
 
     app = FastAPI(title="IndexTTS WebUI API", version=VERSION, lifespan=lifespan,
                   description="Local text-to-speech (Kokoro-82M). OpenAI-compatible /v1/audio/speech.")
