@@ -69,15 +69,18 @@ def test_synthesize_returns_playable_audio_and_the_chosen_download(client, live_
     assert "Kokoro-82M" in status and "real-time factor" in status
 
 
-def test_bad_input_is_a_clear_error_and_the_server_stays_up(client):
+def test_bad_input_is_a_clear_error_and_the_server_stays_up(client, live_server):
     from gradio_client.exceptions import AppError
 
+    page_errors = 'indextts_errors_total{kind="invalid_request",route="ui"}'
+    before = metric(live_server.url, page_errors, default=0.0)
     with pytest.raises(AppError, match="text is empty"):
         client.predict("   ", "jm_kumo", 1.0, "auto", 400, 0.25, "wav", "en", api_name="/synthesize")
     with pytest.raises(AppError, match="text is empty"):
         client.predict("", "auto", 400, api_name="/preview_segments")
     with pytest.raises(AppError, match="unknown voice"):
         client.predict("Hi.", "nobody", 1.0, "auto", 400, 0.25, "wav", "en", api_name="/synthesize")
+    assert metric(live_server.url, page_errors) == before + 2  # the page's failed generations count too
     assert client.predict("Still here.", "auto", 400, api_name="/preview_segments")[0]["text"] == "Still here."
 
 
