@@ -228,7 +228,7 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
     max_chars = settings.engine.max_chars
 
     def fail(kind: str, route: str = "/v1/audio/speech") -> None:
-        metrics.errors.labels(route, kind).inc()
+        metrics.count_error(route, kind)
 
     def engine_or_503():
         try:

@@ -8,6 +8,7 @@ engine is loaded and warmed up).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -35,20 +36,22 @@ def gradio_temp_dir(settings: Settings):
 
 
 def prune_page_cache(folder: Path, max_age_s: float = PAGE_CACHE_MAX_AGE_S) -> int:
-    """Delete the page's temporary copies older than ``max_age_s`` (and emptied folders); returns how
-    many files went. Gradio's own ``delete_cache`` tracks none of the copies this page makes (measured:
-    0 files tracked at shutdown), and the generations themselves live in the OutputStore."""
+    """Delete the page's temporary copies older than ``max_age_s`` and the folders this empties; returns
+    how many files went. Gradio's own ``delete_cache`` tracks none of the copies this page makes
+    (measured: 0 files tracked at shutdown), and the generations themselves live in the OutputStore."""
     cutoff = time.time() - max_age_s
-    removed = 0
-    for path in sorted(folder.rglob("*"), reverse=True):  # files before their folders
+    removed, touched = 0, set()
+    for path in list(folder.rglob("*")):
         try:
             if path.is_file() and path.stat().st_mtime < cutoff:
                 path.unlink()
                 removed += 1
-            elif path.is_dir() and not any(path.iterdir()):
-                path.rmdir()
+                touched.add(path.parent)
         except OSError:  # in use or already gone: the next pass gets it
             continue
+    for parent in sorted(touched - {folder}, reverse=True):  # deepest first; never one Gradio just made
+        with contextlib.suppress(OSError):  # not empty (a new copy arrived): kept
+            parent.rmdir()
     return removed
 
 

@@ -39,6 +39,10 @@ class Metrics:
         self.in_progress = Gauge("indextts_generations_in_progress", "API generations running now", registry=r)
         self.engine_state = Enum("indextts_engine", "Engine state", states=ENGINE_STATES, registry=r)
 
+    def count_error(self, route: str, kind: str) -> None:
+        """A failed request: ``route`` is an API path or "ui" for the page's generations."""
+        self.errors.labels(route, kind).inc()
+
     def observe_generation(self, audio_s: float, rtf: float, source: Source) -> None:
         """One successful generation, from the HTTP API or the page."""
         self.generations.labels(source).inc()

@@ -170,7 +170,7 @@ class _Page:
         values 0-1) | text (``emo_text``), with ``emo_weight`` 0-1, ``emo_random`` and ``emo_seed``."""
         ui_lang = normalize_lang(ui_lang)
         if self.holder.state == "loading":
-            self.metrics.errors.labels("ui", "not_ready").inc()
+            self.metrics.count_error("ui", "not_ready")
             raise gr.Error(t(ui_lang, "err_loading"))
         try:
             engine = self.holder.engine
@@ -194,14 +194,14 @@ class _Page:
             download = self.export(str(saved.audio_path), fmt)
         except IndexTTSError as exc:  # InputError, EngineNotReady: the message is for the user
             kind = "not_ready" if isinstance(exc, EngineNotReady) else "invalid_request"
-            self.metrics.errors.labels("ui", kind).inc()
+            self.metrics.count_error("ui", kind)
             raise gr.Error(str(exc)) from None
         except gr.Error:
-            self.metrics.errors.labels("ui", "invalid_request").inc()
+            self.metrics.count_error("ui", "invalid_request")
             raise
         except Exception as exc:  # never a stack trace on the page; the log has it
             log.exception("generation failed")
-            self.metrics.errors.labels("ui", "internal").inc()
+            self.metrics.count_error("ui", "internal")
             raise gr.Error(t(ui_lang, "err_internal", error=type(exc).__name__)) from None
         self.metrics.observe_generation(joined.duration_s, joined.rtf, "ui")
         pitch = pitch_frame(joined, float(pause_s))
