@@ -136,7 +136,7 @@ class VoiceFitter:
         kept); ``render_tag`` names what changes their renderings besides the packs (device, int8)."""
         self.model = model
         self.stock = {k: v.reshape(v.shape[0], -1).float() for k, v in stock.items()}
-        self.encoder = encoder or shared_encoder()
+        self._encoder = encoder  # loaded on first use: a start with every statistic on disk needs none
         timbres = torch.cat([model.split_style(pack)[0] for pack in self.stock.values()])
         self.mu = timbres.mean(0)
         self.sigma = timbres.std(0).clamp_min(1e-3)
@@ -149,6 +149,12 @@ class VoiceFitter:
         self._stats_file = stats_dir / f"stock-{self._stats_digest(render_tag)}.json" if stats_dir else None
         self._stats: dict[str, float | list[float]] = self._read_stats()
         self._stats_written = len(self._stats)
+
+    @property
+    def encoder(self) -> SpeakerEncoder:
+        if self._encoder is None:
+            self._encoder = shared_encoder()
+        return self._encoder
 
     def _stats_digest(self, render_tag: str) -> str:
         digest = hashlib.sha256(f"{FIT_METHOD}|{render_tag}|{self.sentence_tokens}".encode())
