@@ -31,8 +31,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="bind 0.0.0.0 so the LAN can connect; requires auth unless --no-auth")
     p.add_argument("--no-auth", action="store_true", default=None,
                    help="allow --listen without a user and password (anyone on the network can use it)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where the model runs")
-    p.add_argument("--fp16", action="store_true", default=None, help="half precision (CUDA only)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"],
+                   help="where the model runs (auto: the GPU when PyTorch sees one, falling back to the CPU "
+                        "if the GPU cannot start the model)")
+    p.add_argument("--precision", choices=["fp32", "fp16", "bf16"],
+                   help="the decoder's precision on a GPU (fp16/bf16: faster, less memory; the CPU always runs "
+                        "fp32 with int8 convolutions)")
+    p.add_argument("--fp16", action="store_true", default=None, help="same as --precision fp16")
     p.add_argument("--threads", type=int, help="CPU threads for torch (0 = all cores)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return p.parse_args(argv)
@@ -41,7 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     server = {k: v for k, v in {"host": args.host, "port": args.port, "listen": args.listen,
                                 "allow_no_auth": args.no_auth}.items() if v is not None}
-    engine = {k: v for k, v in {"device": args.device, "fp16": args.fp16,
+    engine = {k: v for k, v in {"device": args.device, "precision": args.precision, "fp16": args.fp16,
                                 "threads": args.threads}.items() if v is not None}
     return {key: value for key, value in {"server": server, "engine": engine}.items() if value}
 

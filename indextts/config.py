@@ -26,7 +26,8 @@ class _Section(BaseModel):
 
 class EngineSettings(_Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    fp16: bool = False
+    precision: Literal["fp32", "fp16", "bf16"] = "fp32"  # the decoder's, on CUDA (the CPU runs fp32 + int8)
+    fp16: bool = False  # older spelling of precision: fp16
     int8: bool = True
     compile: bool = True
     cache_audio_s: float = Field(0.0, ge=0.0, le=36_000.0)
@@ -36,6 +37,11 @@ class EngineSettings(_Section):
     max_tokens_per_segment: int = Field(400, ge=16, le=510)
     segment_pause_s: float = Field(0.25, ge=0.0, le=5.0)
     stream_first_tokens: int = Field(48, ge=0, le=510)
+
+    @property
+    def decoder_precision(self) -> str:
+        """``precision``, with the older ``fp16: true`` read as fp16."""
+        return "fp16" if self.fp16 and self.precision == "fp32" else self.precision
 
 
 class ServerSettings(_Section):

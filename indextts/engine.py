@@ -20,9 +20,11 @@ from .audio import limit_peak, speech_bounds
 from .config import Settings
 from .emotion import EmotionSpec
 from .emotion.apply import emotional_prosody, finish_audio, voice_shifted
-from .errors import InputError
+from .errors import ConfigError, InputError
 from .fair_lock import FairLock
 from .model import MAX_TOKENS, SAMPLE_RATE, KokoroModel, Prosody, fusion, load_model
+from .model.devices import release_gpu_memory
+from .model.precision import decoder_dtype
 from .segment_cache import SegmentCache
 from .text import Frontend, Segment
 from .voice_library import VoiceLibrary, blend, check_name
@@ -75,6 +77,7 @@ def segment_audio(segment: SegmentResult) -> np.ndarray:
 
 
 def pick_device(requested: str) -> str:
+    """``engine.device`` -> the device to load on: auto is CUDA when PyTorch sees a GPU."""
     if requested == "cuda" and not torch.cuda.is_available():
         raise InputError("device 'cuda' was requested but no CUDA GPU is available; use device 'auto' or 'cpu'")
     if requested == "auto":
@@ -94,17 +97,40 @@ class Engine:
 
     @classmethod
     def load(cls, settings: Settings | None = None, warm_up: bool = True) -> "Engine":
-        """Verify (or build) the weights, load the model once, and warm it up."""
+        """Verify (or build) the weights, load the model once, and warm it up.
+
+        With ``engine.device: auto`` a GPU that fails to load or warm up the model (driver, memory, a
+        kernel missing for this GPU) is reported in the log and the CPU is used instead."""
         settings = settings or Settings.load()
         cfg = settings.engine
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         paths = ensure_weights(settings.paths.cache_hub)
         device = pick_device(cfg.device)
+        try:
+            return cls._load_on(device, paths, settings, warm_up)
+        except (InputError, ConfigError):
+            raise  # the settings are wrong, not the device
+        except Exception as exc:
+            if cfg.device != "auto" or device == "cpu":
+                raise
+            log.warning("the model could not start on the GPU (%s: %s); using the CPU instead. Set "
+                        "engine.device to cpu to skip the GPU, or to cuda to make this an error",
+                        type(exc).__name__, exc, exc_info=True)
+        release_gpu_memory()  # outside the handler: its traceback no longer holds the GPU model
+        return cls._load_on("cpu", paths, settings, warm_up)
+
+    @classmethod
+    def _load_on(cls, device: str, paths, settings: Settings, warm_up: bool) -> "Engine":
+        cfg = settings.engine
         started = time.perf_counter()
-        model = load_model(paths.model, paths.config, device=device, int8=cfg.int8)
-        if cfg.compile and device == "cpu":
-            fusion.enable(settings.paths.cache_hub / "compiled")  # compiled by the warm-up below
+        try:
+            dtype = decoder_dtype(cfg.decoder_precision, device)
+        except ValueError as exc:
+            raise ConfigError(f"engine.precision: {exc}") from exc
+        model = load_model(paths.model, paths.config, device=device, int8=cfg.int8, decoder_dtype=dtype)
+        if cfg.compile:  # CPU: inductor's C++ kernels; CUDA: Triton; compiled by the warm-up below
+            fusion.enable(settings.paths.cache_hub / "compiled")
         voices = VoiceBank.from_file(paths.voices, VoiceLibrary(settings.paths.voices))
         engine = cls(model, voices, Frontend(cfg.max_tokens_per_segment), settings)
         if cfg.default_voice not in engine.voices.names:
@@ -113,12 +139,17 @@ class Engine:
             engine.synthesize("Hello.", lang="en")
             engine.synthesize("你好。", lang="zh")
             engine._fitter().prepare()  # stock voices' fit statistics: measured once per install (~6 s)
-        log.info("engine ready on %s in %.1f s", device, time.perf_counter() - started)
+        log.info("engine ready on %s (%s) in %.1f s", device, engine.precision, time.perf_counter() - started)
         return engine
 
     @property
     def device(self) -> str:
         return str(self.model.device)
+
+    @property
+    def precision(self) -> str:
+        """The decoder's precision as it runs: fp32 (with int8 convolutions on the CPU), fp16 or bf16."""
+        return {torch.float16: "fp16", torch.bfloat16: "bf16"}.get(self.model.decoder.dtype, "fp32")
 
     def segments(self, text: str, lang: str = "auto", max_tokens: int | None = None,
                  first_max_tokens: int | None = None) -> list[Segment]:
@@ -223,7 +254,7 @@ class Engine:
         shift = self.voices.f0_shift(voice)  # a cloned voice's pitch correction (0 for stock voices)
         tokens = torch.tensor([[0, *segment.tokens, 0]], dtype=torch.long, device=self.model.device)
         # A request's first segment is urgent: under load its first audio waits for one segment, not a round.
-        with self._lock.turn(urgent=index == 0), torch.inference_mode(), self._autocast():
+        with self._lock.turn(urgent=index == 0), torch.inference_mode():
             prosody = self.model.predict_prosody(tokens, style, speed)
             if emotion is not None:  # between the predictor and the decoder: the model's own curves
                 prosody, gain_db = emotional_prosody(self.model, tokens, style, speed, prosody, emotion, index,
@@ -234,8 +265,9 @@ class Engine:
         if emotion is not None:
             audio = finish_audio(audio, gain_db)
         start, end = speech_bounds(audio, SAMPLE_RATE)
+        # results outlive the call (segment cache, page state): they keep CPU copies, no GPU memory
         return SegmentResult(segment.text, segment.lang, segment.phonemes, segment.tokens, audio[start:end],
-                             start / SAMPLE_RATE, prosody, time.perf_counter() - started)
+                             start / SAMPLE_RATE, prosody.to("cpu"), time.perf_counter() - started)
 
     # ------------------------------------------------------------------ voice cloning
     def clone_voice(self, source, name: str | None = None, save: bool = False, steps: int | None = None,
@@ -269,6 +301,7 @@ class Engine:
                         "fit_s": round(result.fit_s, 2), "steps": result.steps,
                         "reference_s": round(ref.duration_s, 2), "speech_s": round(ref.speech_s, 2),
                         "notes": ref.notes}
+                release_gpu_memory()  # the fit's autograd buffers
                 library.store_fit(ref.sha256, result.pack, meta)
                 pack, cached_hit = result.pack, False
             else:
@@ -312,19 +345,19 @@ class Engine:
             cfg = self.settings.engine
             self._voice_fitter = VoiceFitter(self.model, self.voices.stock_packs, tokenize,
                                              stats_dir=self.settings.paths.cache_hub / "fit_stock",
-                                             render_tag=f"{self.device}|int8={cfg.int8}")
+                                             render_tag=self._render_tag())
         return self._voice_fitter
+
+    def _render_tag(self) -> str:
+        """What changes a rendering besides the voice packs: device, int8 and the decoder's precision."""
+        tag = f"{self.device}|int8={self.settings.engine.int8}"
+        return tag if self.precision == "fp32" else f"{tag}|{self.precision}"
 
     def _check_pause(self, pause_s: float | None) -> float:
         pause_s = self.settings.engine.segment_pause_s if pause_s is None else pause_s
         if not 0.0 <= pause_s <= 5.0:
             raise InputError(f"pause between segments must be 0-5 s, got {pause_s}")
         return pause_s
-
-    def _autocast(self) -> torch.autocast:
-        """fp16 matmuls/convs on CUDA when configured; a no-op on CPU."""
-        on_cuda = self.model.device.type == "cuda"
-        return torch.autocast("cuda", dtype=torch.float16, enabled=on_cuda and self.settings.engine.fp16)
 
     def _check_text(self, text: str) -> None:
         if not isinstance(text, str) or not text.strip():

@@ -11,6 +11,18 @@ from indextts.config import Settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests marked ``cuda`` run only where PyTorch sees a GPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="no CUDA GPU visible to PyTorch")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return Settings.load(environ={}, overrides={"engine": {"device": "cpu", "threads": 2}})

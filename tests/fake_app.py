@@ -34,6 +34,7 @@ def main() -> int:
     p.add_argument("--listen", action="store_true")
     p.add_argument("--no-auth", action="store_true")
     p.add_argument("--device")
+    p.add_argument("--precision")
     p.add_argument("--fp16", action="store_true")
     p.add_argument("--threads", type=int)
     p.add_argument("--log-level")

@@ -56,6 +56,7 @@ def test_probes_and_listings(live_server):
     assert_alive(url)
     ready = httpx.get(f"{url}/readyz").json()
     assert ready["status"] == "ready" and ready["model"] == "kokoro-82m" and ready["device"] == "cpu"
+    assert ready["precision"] == "fp32"  # the CPU runs fp32 (int8 convolutions), whatever engine.precision says
     assert ready["version"] == "0.1.0" and ready["error"] is None
     voices = httpx.get(f"{url}/v1/voices").json()
     ids = [v["id"] for v in voices["voices"]]
@@ -299,6 +300,7 @@ class FakeEngine:
     """Stands in for the model: half a second of tone, optionally slow."""
 
     device = "cpu"
+    precision = "fp32"
     voices = FakeVoices()
 
     def __init__(self, delay_s: float = 0.0) -> None:
@@ -343,7 +345,7 @@ def test_readyz_is_503_while_loading_and_the_page_answers(make_app):
             response = client.get("/readyz")
             assert response.status_code == 503 and response.headers["Retry-After"]
             assert response.json() == {"status": "loading", "model": "kokoro-82m", "device": "auto",
-                                       "version": "0.1.0", "error": None}
+                                       "precision": "fp32", "version": "0.1.0", "error": None}
             assert client.get("/healthz").status_code == 200
             assert client.get("/").status_code == 200  # the UI answers while the model loads
             busy = client.post("/v1/audio/speech", json={"input": "hi"})

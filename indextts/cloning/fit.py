@@ -99,6 +99,11 @@ def median_f0(audio: np.ndarray, sample_rate: int) -> float:
     return float(np.median(f0[keep])) if keep.any() else float("nan")
 
 
+def _numpy(x: torch.Tensor) -> np.ndarray:
+    """A (possibly GPU) tensor as a CPU numpy array, for the numpy/librosa measures."""
+    return x.detach().cpu().numpy()
+
+
 class _Sentence:
     """One fixed sentence read in the base voice: everything but the decoder precomputed."""
 
@@ -135,7 +140,8 @@ class VoiceFitter:
         """``stats_dir``: where the stock voices' fit statistics are kept between processes (None: not
         kept); ``render_tag`` names what changes their renderings besides the packs (device, int8)."""
         self.model = model
-        self.stock = {k: v.reshape(v.shape[0], -1).float() for k, v in stock.items()}
+        self.device = model.device  # every tensor of a fit lives here (the packs come from the CPU)
+        self.stock = {k: v.reshape(v.shape[0], -1).float().to(self.device) for k, v in stock.items()}
         self._encoder = encoder  # loaded on first use: a start with every statistic on disk needs none
         timbres = torch.cat([model.split_style(pack)[0] for pack in self.stock.values()])
         self.mu = timbres.mean(0)
@@ -153,13 +159,13 @@ class VoiceFitter:
     @property
     def encoder(self) -> SpeakerEncoder:
         if self._encoder is None:
-            self._encoder = shared_encoder()
+            self._encoder = shared_encoder(self.device)
         return self._encoder
 
     def _stats_digest(self, render_tag: str) -> str:
         digest = hashlib.sha256(f"{FIT_METHOD}|{render_tag}|{self.sentence_tokens}".encode())
         for name in sorted(self.stock):
-            digest.update(name.encode() + self.stock[name].numpy().tobytes())
+            digest.update(name.encode() + _numpy(self.stock[name]).tobytes())
         return digest.hexdigest()[:16]
 
     def _read_stats(self) -> dict[str, float | list[float]]:
@@ -197,13 +203,13 @@ class VoiceFitter:
         for i in range(n_sentences):
             if (name, i) not in self._renders:
                 self._renders[name, i] = self._render_whole([self._stock_sentence(name, i)], name,
-                                                            torch.zeros(1, self.mu.numel()))
+                                                            torch.zeros_like(self.mu)[None])
         return torch.cat([self._renders[name, i] for i in range(n_sentences)])
 
     def _stock_pitch(self, name: str) -> float:
         key = f"{name}/f0_hz"
         if key not in self._stats:
-            self._stats[key] = median_f0(self._stock_audio(name, 1).numpy(), 24000)
+            self._stats[key] = median_f0(_numpy(self._stock_audio(name, 1)), 24000)
         return float(self._stats[key])
 
     def _stock_embedding(self, name: str, n_sentences: int) -> torch.Tensor:
@@ -211,7 +217,7 @@ class VoiceFitter:
         if key not in self._stats:
             with torch.no_grad():
                 self._stats[key] = self.encoder.embed(self._stock_audio(name, n_sentences)).tolist()
-        return torch.tensor(self._stats[key])
+        return torch.tensor(self._stats[key], device=self.device)
 
     def _pitch_reachable(self, names: list[str], ref_f0: float) -> list[str]:
         """The stock voices whose pitch the correction can bring to the reference's (all if none can):
@@ -241,7 +247,7 @@ class VoiceFitter:
             progress: Callable[[float, str], None] | None = None) -> FitResult:
         started = time.perf_counter()
         report = progress or (lambda _f, _m: None)
-        ref = torch.from_numpy(np.ascontiguousarray(reference, dtype=np.float32))
+        ref = torch.from_numpy(np.ascontiguousarray(reference, dtype=np.float32)).to(self.device)
         with torch.no_grad():
             ref_emb = self.encoder.embed(ref, sample_rate)
         ref_f0 = median_f0(reference, sample_rate)
@@ -260,7 +266,7 @@ class VoiceFitter:
         shift, shifted_f0 = self._pitch_correction(sentences, base, delta, audio, ref_f0, cfg)
         report(1.0, f"done, similarity {sim:.2f}, pitch correction {shift:+.1f} st")
         offset = torch.cat([delta, torch.zeros_like(delta)], dim=1)  # the prosody half is the base's
-        pack = (self.stock[base] + offset).reshape(-1, 1, 256).contiguous()
+        pack = (self.stock[base] + offset).reshape(-1, 1, 256).cpu().contiguous()  # stored like the stock packs
         voiced = torch.cat([s.f0.reshape(-1) for s in sentences])
         voiced = voiced[voiced > PITCH_FMIN]
         out_f0 = float(torch.exp(torch.log(voiced).mean())) if voiced.numel() else float("nan")
@@ -271,7 +277,7 @@ class VoiceFitter:
                  report: Callable[[float, str], None]) -> tuple[list[torch.Tensor], list[float]]:
         """Adam on the timbre offset in z units (delta = z * sigma); returns the iterates to judge
         (every ``judge_every``-th of the last third, the last included) and the window similarities."""
-        z = torch.zeros(1, self.mu.numel(), requires_grad=True)
+        z = torch.zeros_like(self.mu)[None].requires_grad_(True)
         opt = torch.optim.Adam([z], lr=cfg.lr)
         candidates: list[torch.Tensor] = []
         history: list[float] = []
@@ -304,13 +310,13 @@ class VoiceFitter:
         (``guard``), judged as the base voice was (whole fit sentences: the window losses of the descent
         compare different windows). If every iterate garbles, the best is scaled back toward the base
         until it does not; similarity -1 when nothing passes (the caller keeps the base voice)."""
-        base_audio = self._stock_audio(base, len(sentences)).numpy()
+        base_audio = _numpy(self._stock_audio(base, len(sentences)))
 
         def judge(delta: torch.Tensor) -> tuple[float, torch.Tensor, torch.Tensor, bool]:
             audio = self._render_whole(sentences, base, delta)
             with torch.no_grad():
                 sim = float(self.encoder.embed(audio) @ ref_emb)
-            return sim, delta, audio, compare(audio.numpy(), base_audio).clear
+            return sim, delta, audio, compare(_numpy(audio), base_audio).clear
 
         judged = [judge(delta) for delta in candidates]
         clear = [j for j in judged if j[3]]
@@ -321,7 +327,7 @@ class VoiceFitter:
             sim, delta, audio, ok = judge(best * scale)
             if ok:
                 return sim, delta, audio
-        return -1.0, torch.zeros_like(best), torch.from_numpy(base_audio)
+        return -1.0, torch.zeros_like(best), torch.from_numpy(base_audio).to(self.device)
 
     def _pitch_correction(self, sentences: list[_Sentence], base: str, delta: torch.Tensor, audio: torch.Tensor,
                           ref_f0: float, cfg: FitConfig) -> tuple[float, float]:
@@ -330,12 +336,12 @@ class VoiceFitter:
         fixed shift on the F0 curve; one refinement pass; no shift if it does not bring the pitch closer."""
         if not (math.isfinite(ref_f0) and cfg.pitch_correction):
             return 0.0, float("nan")
-        out_yin = median_f0(audio.numpy(), 24000)
+        out_yin = median_f0(_numpy(audio), 24000)
         if not math.isfinite(out_yin):
             return 0.0, float("nan")
         shift, shifted_f0 = clamp_shift(12 * math.log2(ref_f0 / out_yin)), out_yin
         for _ in range(cfg.pitch_passes):
-            measured = median_f0(self._render_whole(sentences, base, delta, shift).numpy(), 24000)
+            measured = median_f0(_numpy(self._render_whole(sentences, base, delta, shift)), 24000)
             if not math.isfinite(measured) or abs(math.log(ref_f0 / measured)) >= abs(math.log(ref_f0 / out_yin)):
                 # the shift did not bring the pitch closer (e.g. a curve mostly below the voicing
                 # threshold, where the shift barely acts): keep the voice as fitted

@@ -89,6 +89,9 @@ class SpeakerEncoder(nn.Module):
         self.register_buffer("window", torch.hann_window(N_FFT), persistent=False)
         self.from_24k = Resampler(24000, SAMPLE_RATE)
         self.eval().requires_grad_(False)
+        # cuDNN refuses an RNN backward in eval mode; the voice fitter backpropagates through this one.
+        # An LSTM without dropout computes the same in training mode, so it stays there.
+        self.lstm.train()
 
     def mel(self, audio16: torch.Tensor) -> torch.Tensor:
         """(N,) 16 kHz -> (frames, 40) power mel, as librosa.feature.melspectrogram (center, zero pad)."""
@@ -126,12 +129,12 @@ class SpeakerEncoder(nn.Module):
         return mean / mean.norm().clamp_min(1e-12)
 
 
-_shared: SpeakerEncoder | None = None
+_shared: dict[torch.device, SpeakerEncoder] = {}
 
 
-def shared_encoder() -> SpeakerEncoder:
-    """One encoder per process (weights ~5 MB, loaded on first use)."""
-    global _shared
-    if _shared is None:
-        _shared = SpeakerEncoder()
-    return _shared
+def shared_encoder(device: torch.device | str = "cpu") -> SpeakerEncoder:
+    """One encoder per process and device (weights ~5 MB, loaded on first use)."""
+    device = torch.device(device)
+    if device not in _shared:
+        _shared[device] = SpeakerEncoder().to(device)
+    return _shared[device]

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .fusion import fusable
+from .precision import as_float32
 
 _SQRT2 = math.sqrt(2.0)
 
@@ -56,11 +57,15 @@ def _normalizing_affine(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tenso
     """Factor and offset with ``factor * x + offset == weight * instance_norm(x) + bias``.
 
     Normalisation and affine folded into one multiply-add over the signal, with no copy of the
-    channels-last tensors the int8 convolutions return (nn.InstanceNorm1d would make one)."""
-    mean = x.mean(dim=2, keepdim=True)  # two plain means: ~20x faster than torch.var_mean on CPU
-    var = ((x * x).mean(dim=2, keepdim=True) - mean * mean).clamp_min(0.0)
-    factor = weight * torch.rsqrt(var + eps)
-    return factor, bias - mean * factor
+    channels-last tensors the int8 convolutions return (nn.InstanceNorm1d would make one).
+    The statistics are float32 in every precision (E[x^2] overflows fp16 above |x| ~ 256); factor and
+    offset come back in x's dtype."""
+    xf = as_float32(x)
+    mean = xf.mean(dim=2, keepdim=True)  # two plain means: ~20x faster than torch.var_mean on CPU
+    var = ((xf * xf).mean(dim=2, keepdim=True) - mean * mean).clamp_min(0.0)
+    factor = as_float32(weight) * torch.rsqrt(var + eps)
+    offset = as_float32(bias) - mean * factor
+    return factor.to(x.dtype), offset.to(x.dtype)
 
 
 class AdaLayerNorm(nn.Module):

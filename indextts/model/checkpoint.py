@@ -42,8 +42,12 @@ def load_config(config_path: Path) -> tuple[KokoroConfig, dict[str, int]]:
     return KokoroConfig.from_dict(raw), dict(raw.get("vocab", {}))
 
 
-def load_model(weights_path: Path, config_path: Path, device: str = "cpu", int8: bool = False) -> KokoroModel:
+def load_model(weights_path: Path, config_path: Path, device: str = "cpu", int8: bool = False,
+               decoder_dtype: torch.dtype | None = None) -> KokoroModel:
     """Build the model, load folded weights (strict: every key must match), eval mode.
+
+    ``decoder_dtype`` (fp16/bf16, for CUDA): the decoder's convolution stack in that dtype, converted
+    once here; everything that needs float32 stays float32 (see ``precision.py``).
 
     ``int8`` on CPU: the vocoder generator's convolutions run in int8 at inference (see ``int8.py``):
     nearly all of the time, at 800 and 4800 steps per second. The rest stays float: the predictor
@@ -57,4 +61,6 @@ def load_model(weights_path: Path, config_path: Path, device: str = "cpu", int8:
     model = model.to(device).eval().requires_grad_(False)
     if int8 and model.device.type == "cpu" and int8_available():
         quantize_convolutions(model.decoder.generator, exclude=("conv_post",))
+    if decoder_dtype is not None and decoder_dtype != torch.float32:
+        model.decoder.convert(decoder_dtype)
     return model

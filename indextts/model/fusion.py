@@ -1,8 +1,9 @@
-"""Optional torch.compile (inductor, C++) of the vocoder's elementwise chains, for CPU inference.
+"""Optional torch.compile of the vocoder's elementwise chains, for inference (CPU: inductor's C++
+kernels; CUDA: Triton, where a GPU is launch-bound at batch 1 by these short kernels).
 
 In eager mode each op of a chain such as norm -> affine -> Snake or range -> quantize is one pass
 over the signal (4800 steps per second of audio, 128 channels); compiled, a chain is one or two
-loops. Functions marked ``@fusable`` run compiled once ``enable()`` was called, on CPU, without
+loops. Functions marked ``@fusable`` run compiled once ``enable()`` was called, on CPU or CUDA, without
 autograd (the voice fitter stays eager); anything else, or a failure to compile (no C++
 compiler), runs the plain function. Compiling costs ~10-30 s on a fresh machine, ~4 s from
 the on-disk kernel cache; the engine's warm-up pays it.
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., object])
 _state = {"enabled": False}
+COMPILED_DEVICES = ("cpu", "cuda")
 
 
 def enable(cache_dir: Path | None = None) -> None:
@@ -32,13 +34,19 @@ def enable(cache_dir: Path | None = None) -> None:
     _state["enabled"] = True
 
 
+def compiles(x: torch.Tensor) -> bool:
+    """Whether a ``@fusable`` function given ``x`` runs compiled: enabled, CPU or CUDA, no autograd
+    (the voice fitter's gradients go through the plain function)."""
+    return _state["enabled"] and x.device.type in COMPILED_DEVICES and not torch.is_grad_enabled()
+
+
 def fusable(fn: F) -> F:
     """Mark a pure tensor function (first argument a tensor) for compilation."""
     compiled: list[Callable[..., object]] = []
 
     @functools.wraps(fn)
     def run(x: torch.Tensor, *args: object) -> object:
-        if _state["enabled"] and x.device.type == "cpu" and not torch.is_grad_enabled():
+        if compiles(x):
             if not compiled:
                 compiled.append(torch.compile(fn, dynamic=True))
             try:

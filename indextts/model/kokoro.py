@@ -70,6 +70,11 @@ class Prosody:
     def total_frames(self) -> int:
         return int(self.frames.sum())
 
+    def to(self, device: torch.device | str) -> "Prosody":
+        """A copy on ``device`` (e.g. the CPU, so results kept after a call hold no GPU memory)."""
+        return Prosody(*(t.to(device) for t in (self.encoded, self.expected_frames, self.frames, self.f0,
+                                                self.energy)))
+
 
 class KokoroModel(nn.Module):
     def __init__(self, cfg: KokoroConfig) -> None:

@@ -16,6 +16,7 @@ from torch import nn
 
 from .blocks import AdaINResBlock1, AdainResBlk1d
 from .int8 import runs_int8
+from .precision import as_float32
 
 SAMPLE_RATE = 24000
 # The shipped export's inverse STFT overlap-adds with a window sum that makes
@@ -47,7 +48,7 @@ class HarmonicSource(nn.Module):
 
     def forward(self, f0: torch.Tensor) -> torch.Tensor:
         """f0 (B, P) at one point per ``upsample_scale`` samples -> source (B, P * scale)."""
-        f0 = f0.float()  # the running phase needs float32 even under fp16 autocast
+        f0 = as_float32(f0)  # a running phase over thousands of samples: float32 in every precision
         # Phase advance per sample of each harmonic, accumulated at the low rate,
         # then interpolated: cheap, and smooth across the upsampling.
         cycles = torch.remainder(f0[:, :, None] * self.multiples / SAMPLE_RATE, 1.0)
@@ -104,8 +105,9 @@ class Generator(nn.Module):
         self.kernels_per_stage = len(cfg.resblock_kernel_sizes)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, f0: torch.Tensor) -> torch.Tensor:
-        magnitude, phase = self.stft.transform(self.m_source(f0))
-        source = torch.cat([magnitude, phase], dim=1)
+        """x (B, C, F) and style in the convolution stack's dtype, f0 (B, 2F) -> audio (B, N), float32."""
+        magnitude, phase = self.stft.transform(self.m_source(f0))  # float32 (see precision.py)
+        source = torch.cat([magnitude, phase], dim=1).to(x.dtype)
         for i, up in enumerate(self.ups):
             x = up(F.leaky_relu(x, 0.1))
             if i == len(self.ups) - 1:
@@ -115,7 +117,7 @@ class Generator(nn.Module):
             x = x + self.noise_res[i](self.noise_convs[i](source), style)
             stage = self.resblocks[i * self.kernels_per_stage : (i + 1) * self.kernels_per_stage]
             x = sum(block(x, style) for block in stage) / self.kernels_per_stage
-        x = self.conv_post(F.leaky_relu(x, 0.01))
+        x = self.conv_post(F.leaky_relu(as_float32(x), 0.01))  # float32: exponentiated into magnitudes
         bins = self.stft.n_fft // 2 + 1
         return self.stft.inverse(torch.exp(x[:, :bins]), torch.sin(x[:, bins:]))
 
@@ -142,9 +144,28 @@ class Decoder(nn.Module):
         self.asr_res = nn.Sequential(nn.Conv1d(512, 64, 1))
         self.generator = Generator(style_dim, cfg)
 
+    # Submodules kept in float32 when the rest runs in fp16/bf16 (see precision.py).
+    FLOAT32_PARTS = ("F0_conv", "N_conv", "generator.m_source", "generator.stft", "generator.conv_post")
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The convolution stack's dtype (float32, or fp16/bf16 after ``convert``)."""
+        return self.encode.conv1.weight.dtype
+
+    def convert(self, dtype: torch.dtype) -> None:
+        """Run the convolution stack in ``dtype`` from now on, its weights converted once (they are rounded:
+        converting back does not restore them). The FLOAT32_PARTS stay float32."""
+        self.to(dtype)
+        for name in self.FLOAT32_PARTS:
+            self.get_submodule(name).float()
+
     def forward(self, asr: torch.Tensor, f0: torch.Tensor, energy: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        f0_down = self.F0_conv(f0[:, None])
-        energy_down = self.N_conv(energy[:, None])
+        """Inputs in any float dtype; F0 and energy are read in float32, the rest in ``dtype``. Float32 audio."""
+        dtype = self.dtype
+        f0, energy = as_float32(f0), as_float32(energy)
+        f0_down = self.F0_conv(f0[:, None]).to(dtype)
+        energy_down = self.N_conv(energy[:, None]).to(dtype)
+        asr, style = asr.to(dtype), style.to(dtype)
         x = self.encode(torch.cat([asr, f0_down, energy_down], dim=1), style)
         residual = self.asr_res(asr)
         for block in self.decode:

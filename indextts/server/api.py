@@ -247,8 +247,11 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
     async def readyz() -> JSONResponse:
         """200 when the model is loaded and warmed up; 503 while loading or after a failed load."""
         state = holder.state
-        device = holder.engine.device if state == "ready" else settings.engine.device
-        body = {"status": state, "model": MODEL_ID, "device": device, "version": VERSION, "error": holder.error}
+        ready = state == "ready"
+        device = holder.engine.device if ready else settings.engine.device
+        precision = holder.engine.precision if ready else settings.engine.decoder_precision
+        body = {"status": state, "model": MODEL_ID, "device": device, "precision": precision, "version": VERSION,
+                "error": holder.error}
         return JSONResponse(body, status_code=200 if state == "ready" else 503,
                             headers=None if state == "ready" else {"Retry-After": str(RETRY_AFTER_S)})
 
