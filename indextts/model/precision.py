@@ -1,7 +1,7 @@
 """Reduced precision (fp16/bf16) for the decoder, and which parts stay in float32.
 
 Only the decoder's convolution stack runs in the reduced dtype, with its weights converted once
-(``KokoroModel.set_decoder_dtype``): no autocast, so nothing is re-cast per call (autocast keeps a
+(``load_model(decoder_dtype=...)``, ``Decoder.convert``): no autocast, so nothing is re-cast per call (autocast keeps a
 weight-cast cache only for weights that require grad, and inference weights do not). Float32 islands,
 each because half precision breaks or degrades it:
 - the text side (ALBERT, LSTMs, duration projection, F0/energy heads): durations must be the float

@@ -154,10 +154,18 @@ class Decoder(nn.Module):
 
     def convert(self, dtype: torch.dtype) -> None:
         """Run the convolution stack in ``dtype`` from now on, its weights converted once (they are rounded:
-        converting back does not restore them). The FLOAT32_PARTS stay float32."""
-        self.to(dtype)
-        for name in self.FLOAT32_PARTS:
-            self.get_submodule(name).float()
+        converting back does not restore them). The FLOAT32_PARTS are left untouched: exact float32 (a
+        round trip through half would round their weights and the STFT window)."""
+        kept = tuple(f"{name}." for name in self.FLOAT32_PARTS)
+        for name, module in self.named_modules():
+            if f"{name}.".startswith(kept):
+                continue
+            for key, param in module._parameters.items():
+                if param is not None and param.is_floating_point():
+                    module._parameters[key] = nn.Parameter(param.detach().to(dtype), requires_grad=param.requires_grad)
+            for key, buffer in module._buffers.items():
+                if buffer is not None and buffer.is_floating_point():
+                    module._buffers[key] = buffer.to(dtype)
 
     def forward(self, asr: torch.Tensor, f0: torch.Tensor, energy: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         """Inputs in any float dtype; F0 and energy are read in float32, the rest in ``dtype``. Float32 audio."""
