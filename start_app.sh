@@ -136,7 +136,9 @@ prepare() {
     fi
     check_curl "$S_CACHE_HUB"
     # Every manifest entry present and sha256-verified (URL entries fetched with curl, embedded
-    # ones built), in the folder the app will read (settings' paths.cache_hub).
+    # ones built), in the folder the app will read (settings' paths.cache_hub). An optional entry
+    # (the 54 official voices, built once with npm) that cannot be made is a one-line warning
+    # (which voices are missing, and the command that adds them): the app starts without it.
     if [ -f scripts/weights.sh ]; then
         source scripts/weights.sh
         ensure_all_weights "$PY" --cache-hub "$S_CACHE_HUB" \

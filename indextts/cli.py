@@ -24,8 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("text", nargs="?", help="text to speak; '-' or omitted reads standard input")
     synth.add_argument("-f", "--file", type=Path, help="read the text from this UTF-8 file")
     synth.add_argument("-o", "--output", type=Path, help="output file (.wav .flac .ogg .mp3)")
-    synth.add_argument("--voice", help="voice name (see --list-voices)")
-    synth.add_argument("--speed", type=float, default=1.0, help="speaking rate, 0.5-2.0 (default 1.0)")
+    synth.add_argument("--voice", help="voice name (see --list-voices), OpenAI voice name, or a mix such as "
+                                       "af_bella+af_sky; default: the text language's default voice")
+    synth.add_argument("--speed", type=float, default=1.0, help="speaking rate, 0.25-4.0 (default 1.0)")
     synth.add_argument("--lang", choices=["auto", "en", "zh"], default="auto", help="text language (default auto)")
     synth.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override engine.device")
     synth.add_argument("--list-voices", action="store_true", help="print the available voices and exit")
@@ -54,7 +55,11 @@ def _synth(args: argparse.Namespace) -> int:
     overrides = {"engine": {"device": args.device}} if args.device else {}
     settings = Settings.load(args.config, overrides=overrides)
     if args.list_voices:
-        print("\n".join(VoiceBank.from_file(ensure_weights(settings.paths.cache_hub).voices).names))
+        paths = ensure_weights(settings.paths.cache_hub)
+        voices = VoiceBank.from_files([paths.voices, paths.all_voices])
+        for name in voices.names:
+            info = voices.info(name)
+            print(f"{name:14} {info.language_name or '':22} {info.gender or ''}".rstrip())
         return 0
     if args.output is None:
         raise InputError("missing -o/--output: where should the audio go? e.g. -o out.wav")

@@ -32,7 +32,9 @@ class EngineSettings(_Section):
     compile: bool = True
     cache_audio_s: float = Field(0.0, ge=0.0, le=36_000.0)
     threads: int = Field(0, ge=0, le=256)
-    default_voice: str = "jm_kumo"
+    default_voice: str | None = None  # one voice for every text; unset: by the text's language (below)
+    default_voice_en: str = "af_heart"  # English text (or mostly English, with lang auto)
+    default_voice_zh: str = "zf_xiaobei"  # Mandarin text
     max_chars: int = Field(5000, ge=1, le=200_000)
     max_tokens_per_segment: int = Field(400, ge=16, le=510)
     segment_pause_s: float = Field(0.25, ge=0.0, le=5.0)

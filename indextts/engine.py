@@ -7,8 +7,10 @@ number of callers (CLI, UI, API) can share it. It imports no UI or web code.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Iterable, Iterator
@@ -28,14 +30,19 @@ from .model.precision import decoder_dtype
 from .segment_cache import SegmentCache
 from .text import Frontend, Segment
 from .voice_library import VoiceLibrary, blend, check_name
-from .voices import VoiceBank
+from .text.langdetect import main_lang
+from .voices import ALL_VOICES_HINT, OPENAI_VOICES, Voice, VoiceBank, stock_info
 from .weights import ensure_weights
 
 log = logging.getLogger(__name__)
 
-SPEED_RANGE = (0.5, 2.0)
+SPEED_RANGE = (0.25, 4.0)  # OpenAI's range; past 2x, short sounds reach the model's one-frame floor
 MIN_SEGMENT_TOKENS = 16
 LANGS = ("auto", "en", "zh")
+FALLBACK_VOICE = "jm_kumo"  # always installed (the required voice packs)
+# Voices a clone may start from: the fit renders English sentences, so the English voices, plus the five
+# shipped packs (the bases before the native voices came). Each base costs ~1-2 s of statistics per install.
+FIT_BASE_LANGUAGES = ("en-US", "en-GB", "ja")
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,8 @@ class Engine:
         self._lock = FairLock()  # model calls, one at a time, in arrival order (first segments first)
         self._voice_fitter = None  # built on the first clone (loads the speaker encoder)
         self.cache: SegmentCache[SegmentResult] = SegmentCache(settings.engine.cache_audio_s)
+        self._closing = threading.Event()  # ends background work (``close``)
+        self._background: list[threading.Thread] = []
 
     @classmethod
     def load(cls, settings: Settings | None = None, warm_up: bool = True) -> "Engine":
@@ -131,14 +140,13 @@ class Engine:
         model = load_model(paths.model, paths.config, device=device, int8=cfg.int8, decoder_dtype=dtype)
         if cfg.compile:  # CPU: inductor's C++ kernels; CUDA: Triton; compiled by the warm-up below
             fusion.enable(settings.paths.cache_hub / "compiled")
-        voices = VoiceBank.from_file(paths.voices, VoiceLibrary(settings.paths.voices))
+        voices = VoiceBank.from_files([paths.voices, paths.all_voices], VoiceLibrary(settings.paths.voices))
         engine = cls(model, voices, Frontend(cfg.max_tokens_per_segment), settings)
-        if cfg.default_voice not in engine.voices.names:
-            raise InputError(f"default_voice {cfg.default_voice!r} is not a voice; available: {engine.voices.names}")
+        engine._check_default_voices(all_voices_installed=paths.all_voices is not None)
         if warm_up:  # both languages: the first Mandarin call also loads the dictionaries (~1 s)
             engine.synthesize("Hello.", lang="en")
             engine.synthesize("你好。", lang="zh")
-            engine._fitter().prepare()  # stock voices' fit statistics: measured once per install (~6 s)
+            engine.prepare_cloning()  # stock voices' fit statistics: measured once per install, in the background
         log.info("engine ready on %s (%s) in %.1f s", device, engine.precision, time.perf_counter() - started)
         return engine
 
@@ -150,6 +158,34 @@ class Engine:
     def precision(self) -> str:
         """The decoder's precision as it runs: fp32 (with int8 convolutions on the CPU), fp16 or bf16."""
         return {torch.float16: "fp16", torch.bfloat16: "bf16"}.get(self.model.decoder.dtype, "fp32")
+
+    def default_voice(self, text: str = "", lang: str = "auto") -> str:
+        """The voice for a request that names none: ``engine.default_voice`` if set, else the default for the
+        text's language (``lang``, or with auto the text's main language); the five Japanese packs' jm_kumo
+        stands in while the native voices are not installed."""
+        cfg = self.settings.engine
+        if cfg.default_voice:
+            return cfg.default_voice
+        wanted = cfg.default_voice_zh if (lang if lang in ("en", "zh") else main_lang(text)) == "zh" \
+            else cfg.default_voice_en
+        return wanted if self.voices.kind(wanted) is not None else FALLBACK_VOICE
+
+    @property
+    def default_voices(self) -> dict[str, str]:
+        """The default voice per language, as requests get it now."""
+        return {lang: self.default_voice(lang=lang) for lang in ("en", "zh")}
+
+    def _check_default_voices(self, all_voices_installed: bool) -> None:
+        cfg = self.settings.engine
+        for key in ("default_voice", "default_voice_en", "default_voice_zh"):
+            name = getattr(cfg, key)
+            if not name or self.voices.kind(name) is not None:
+                continue
+            if key != "default_voice" and not all_voices_installed:
+                log.warning("engine.%s %r is one of the 54 Kokoro voices, which are not installed; %s is used "
+                            "until they are: %s", key, name, FALLBACK_VOICE, ALL_VOICES_HINT)
+                continue
+            raise ConfigError(f"engine.{key} {name!r} is not a voice; available: {', '.join(self.voices.names)}")
 
     def segments(self, text: str, lang: str = "auto", max_tokens: int | None = None,
                  first_max_tokens: int | None = None) -> list[Segment]:
@@ -195,14 +231,13 @@ class Engine:
     ) -> Iterator[SegmentResult]:
         """Validate everything now, then yield each segment's audio as soon as it is made.
         Segments are rendered as they are pulled: a caller that stops pulling stops the work."""
-        voice = voice or self.settings.engine.default_voice
-        self.voices.style(voice, 1)  # fail on an unknown voice before any work
+        resolved = self.voices.resolve(voice or self.default_voice(text, lang))  # once per request
         if not SPEED_RANGE[0] <= speed <= SPEED_RANGE[1]:
             raise InputError(f"speed must be between {SPEED_RANGE[0]} and {SPEED_RANGE[1]}, got {speed}")
         segments = self.segments(text, lang, max_tokens, first_max_tokens)
         if emotion is not None and not isinstance(emotion, EmotionSpec):
             raise InputError(f"emotion must be an EmotionSpec or None, got {type(emotion).__name__}")
-        return (self._speak(segment, voice, speed, emotion, i) for i, segment in enumerate(segments))
+        return (self._speak(segment, resolved, speed, emotion, i) for i, segment in enumerate(segments))
 
     def join(self, segments: list[SegmentResult], pause_s: float | None = None,
              compute_s: float | None = None) -> SynthesisResult:
@@ -223,7 +258,7 @@ class Engine:
                 yield np.concatenate([gap, audio]) if i else audio
         return pieces()
 
-    def _speak(self, segment: Segment, voice: str, speed: float, emotion: EmotionSpec | None = None,
+    def _speak(self, segment: Segment, voice: Voice, speed: float, emotion: EmotionSpec | None = None,
                index: int = 0) -> SegmentResult:
         started = time.perf_counter()
         key = self._cache_key(segment, voice, speed, emotion, index)
@@ -235,7 +270,7 @@ class Engine:
             self.cache.put(key, result, result.duration_s)
         return result
 
-    def _cache_key(self, segment: Segment, voice: str, speed: float, emotion: EmotionSpec | None,
+    def _cache_key(self, segment: Segment, voice: Voice, speed: float, emotion: EmotionSpec | None,
                    index: int) -> tuple | None:
         """What decides a segment's audio; None when caching is off or the emotion is not hashable.
         Emotion variation is seeded per segment index, so the index is part of an emotional key."""
@@ -245,13 +280,13 @@ class Engine:
             hash(emotion)
         except TypeError:
             return None
-        return (segment.tokens, self.voices.fingerprint(voice), speed, emotion,
+        return (segment.tokens, voice.fingerprint, speed, emotion,
                 index if emotion is not None else None)
 
-    def _render(self, segment: Segment, voice: str, speed: float, emotion: EmotionSpec | None, index: int,
+    def _render(self, segment: Segment, voice: Voice, speed: float, emotion: EmotionSpec | None, index: int,
                 started: float) -> SegmentResult:
-        style = self.voices.style(voice, len(segment.tokens)).to(self.model.device)
-        shift = self.voices.f0_shift(voice)  # a cloned voice's pitch correction (0 for stock voices)
+        style = voice.style(len(segment.tokens)).to(self.model.device)
+        shift = voice.f0_shift_st  # a cloned voice's pitch correction (0 for stock voices)
         tokens = torch.tensor([[0, *segment.tokens, 0]], dtype=torch.long, device=self.model.device)
         # A request's first segment is urgent: under load its first audio waits for one segment, not a round.
         with self._lock.turn(urgent=index == 0), torch.inference_mode():
@@ -280,8 +315,8 @@ class Engine:
         from .cloning.preprocess import load_reference
         library = self._library()
         if save:
-            name = check_name(name or "")
-            if name in self.voices.stock_names or name in library:
+            name = self._new_name(name or "")
+            if name in library:
                 raise InputError(f"a voice named {name!r} already exists; pick another name")
         ref = load_reference(source)
         cfg = FitConfig() if steps is None else FitConfig(steps=int(steps))
@@ -316,21 +351,69 @@ class Engine:
         return {**meta, "voice": voice, "cached": cached_hit, "saved": bool(save)}
 
     def save_voice(self, voice: str, name: str) -> dict:
-        """Save an unsaved clone (``clone-...``) or copy any voice into the library as ``name``."""
-        pack = self.voices.pack(voice)
-        if name in self.voices.stock_names:
-            raise InputError(f"{name!r} is a stock voice name; pick another name")
-        meta = {"kind": "cloned", "source_voice": voice, "f0_shift_st": self.voices.f0_shift(voice)}
-        return self._library().save(name, pack, meta)
+        """Save an unsaved clone (``clone-...``) or copy any voice (or mix) into the library as ``name``."""
+        source = self.voices.resolve(voice)
+        name = self._new_name(name)
+        meta = {"kind": "cloned", "source_voice": source.name, "f0_shift_st": source.f0_shift_st}
+        return self._library().save(name, source.pack, meta)
 
     def blend_voices(self, a: str, b: str, weight_b: float, name: str) -> dict:
         """Save ``(1 - weight_b) * a + weight_b * b`` as a library voice ``name``."""
-        if name in self.voices.stock_names:
-            raise InputError(f"{name!r} is a stock voice name; pick another name")
-        pack = blend(self.voices.pack(a), self.voices.pack(b), float(weight_b))
-        shift = (1 - float(weight_b)) * self.voices.f0_shift(a) + float(weight_b) * self.voices.f0_shift(b)
+        name = self._new_name(name)
+        first, second = self.voices.resolve(a), self.voices.resolve(b)
+        pack = blend(first.pack, second.pack, float(weight_b))
+        shift = (1 - float(weight_b)) * first.f0_shift_st + float(weight_b) * second.f0_shift_st
         return self._library().save(name, pack, {"kind": "blend", "blend": [a, b], "weight": float(weight_b),
                                                  "f0_shift_st": round(shift, 2)})
+
+    def prepare_cloning(self, background: bool = True) -> threading.Thread | None:
+        """Measure the stock voices' fit statistics that are not on disk yet (about 1-2 s per voice on 2 cores,
+        once per install), one voice per model turn so speech requests keep their place; a clone that
+        starts first measures the rest itself. Returns the thread (None when nothing is left to measure)."""
+        fitter = self._fitter()
+        missing = fitter.unmeasured()
+        if not missing:
+            return None
+
+        def measure() -> None:
+            started = time.perf_counter()
+            for done, name in enumerate(missing, 1):
+                with self._lock.turn(urgent=False):
+                    if self._closing.is_set():
+                        return
+                    fitter.prepare([name])
+                if done % 10 == 0 or done == len(missing):
+                    log.info("voice cloning: measured %d/%d stock voices (%.0f s)", done, len(missing),
+                             time.perf_counter() - started)
+
+        if not background:
+            measure()
+            return None
+        thread = threading.Thread(target=measure, name="stock-voice-statistics", daemon=True)
+        thread.start()
+        if not self._background:
+            atexit.register(self.close)  # scripts that exit without close()
+        self._background.append(thread)
+        return thread
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Stop background work at its next model turn and wait for it (a thread stopped inside a model
+        call at interpreter exit aborts the process)."""
+        self._closing.set()
+        for thread in self._background:
+            thread.join(timeout_s)
+        self._background.clear()
+
+    def _new_name(self, name: str) -> str:
+        """A valid name for a saved voice: not a stock voice, and not an OpenAI voice name (those always
+        mean their stock voice, so a saved voice of that name could never be used)."""
+        name = check_name(name)
+        if name in self.voices.stock_names:
+            raise InputError(f"{name!r} is a stock voice name; pick another name")
+        if name in OPENAI_VOICES:
+            raise InputError(f"{name!r} is an OpenAI voice name (it stands for {self.voices.alias_target(name)}); "
+                             f"pick another name")
+        return name
 
     def _library(self) -> VoiceLibrary:
         if self.voices.library is None:
@@ -342,8 +425,9 @@ class Engine:
             from .cloning.fit import VoiceFitter
 
             tokenize = lambda text: self.frontend.segments(text, "en")[0].tokens  # noqa: E731
-            cfg = self.settings.engine
-            self._voice_fitter = VoiceFitter(self.model, self.voices.stock_packs, tokenize,
+            bases = {name: pack for name, pack in self.voices.stock_packs.items()
+                     if stock_info(name).language in FIT_BASE_LANGUAGES}
+            self._voice_fitter = VoiceFitter(self.model, bases or self.voices.stock_packs, tokenize,
                                              stats_dir=self.settings.paths.cache_hub / "fit_stock",
                                              render_tag=self._render_tag())
         return self._voice_fitter

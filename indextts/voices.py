@@ -1,11 +1,20 @@
-"""Voices by name: stock packs, this process's unsaved clones and the saved library."""
+"""Voices by name: stock packs, this process's unsaved clones and the saved library.
+
+A request names its voice once; ``VoiceBank.resolve`` turns the name into a ``Voice`` value (pack, pitch
+correction, fingerprint, kind) that the engine uses for every segment. A name may be a stock voice
+(``af_heart``: the prefix says language and gender), an OpenAI voice name (``coral``), an unsaved clone
+(``clone-...``), a saved library voice, or a mix in Kokoro's syntax (``af_bella+af_sky``,
+``af_bella(2)+af_sky(1)``: packs averaged with those weights).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import math
+import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 import torch
 from safetensors.torch import load_file
@@ -16,6 +25,36 @@ if TYPE_CHECKING:
     from .voice_library import VoiceLibrary
 
 MAX_F0_SHIFT_ST = 8.0
+# How to add the 54 official voices when only the five Japanese packs are installed.
+ALL_VOICES_HINT = "with Node.js and npm installed, run: .venv/bin/python -m indextts.weights ensure"
+
+# Kokoro's voice-name prefix: language, then gender (af_heart = American English, female).
+LANGUAGES = {
+    "a": ("en-US", "American English"), "b": ("en-GB", "British English"), "z": ("zh", "Mandarin"),
+    "j": ("ja", "Japanese"), "e": ("es", "Spanish"), "f": ("fr", "French"), "h": ("hi", "Hindi"),
+    "i": ("it", "Italian"), "p": ("pt-BR", "Brazilian Portuguese"),
+}
+GENDERS = {"f": "female", "m": "male"}
+
+# OpenAI's voice names -> a native English voice of a fitting gender; the second voice is used when the
+# native packs are not installed (only the five Japanese packs). Saved voices may not take these names.
+OPENAI_VOICES: dict[str, tuple[str, str]] = {
+    "alloy": ("af_bella", "jf_alpha"),
+    "ash": ("am_michael", "jm_kumo"),
+    "ballad": ("bm_george", "jm_kumo"),
+    "coral": ("af_heart", "jf_alpha"),
+    "echo": ("am_puck", "jm_kumo"),
+    "fable": ("bm_fable", "jf_gongitsune"),
+    "nova": ("af_nova", "jf_nezumi"),
+    "onyx": ("am_fenrir", "jm_kumo"),
+    "sage": ("af_aoede", "jf_tebukuro"),
+    "shimmer": ("bf_emma", "jf_tebukuro"),
+    "verse": ("bm_lewis", "jm_kumo"),
+    "marin": ("af_kore", "jf_alpha"),
+    "cedar": ("am_eric", "jm_kumo"),
+}
+
+_MIX_PART = re.compile(r"^\s*([A-Za-z0-9_][A-Za-z0-9_.-]*)\s*(?:\(\s*([0-9]*\.?[0-9]+)\s*\))?\s*$")
 
 
 def clamp_shift(value) -> float:
@@ -25,6 +64,63 @@ def clamp_shift(value) -> float:
     except (TypeError, ValueError):
         return 0.0
     return max(-MAX_F0_SHIFT_ST, min(MAX_F0_SHIFT_ST, value)) if math.isfinite(value) else 0.0
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    """What a voice is, for listings: kind stock | session (unsaved clone) | cloned | blend | mix."""
+
+    name: str
+    kind: str
+    language: str | None = None  # BCP 47-like code from the prefix (stock voices)
+    language_name: str | None = None
+    gender: str | None = None  # female | male
+
+    def to_json(self) -> dict:
+        return {"id": self.name, "name": self.name, "kind": self.kind, "language": self.language,
+                "language_name": self.language_name, "gender": self.gender}
+
+
+def stock_info(name: str) -> VoiceInfo:
+    """Language and gender of a stock voice from its Kokoro prefix (``zf_xiaobei``: Mandarin, female)."""
+    lang = LANGUAGES.get(name[:1]) if len(name) > 2 and name[2] == "_" else None
+    gender = GENDERS.get(name[1:2]) if lang else None
+    return VoiceInfo(name, "stock", lang[0] if lang else None, lang[1] if lang else None, gender)
+
+
+@dataclass(frozen=True)
+class Voice:
+    """A voice resolved for one request: everything synthesis needs, looked up once."""
+
+    name: str
+    pack: torch.Tensor  # (510, 256) float32, on the CPU
+    f0_shift_st: float  # pitch correction applied to the model's F0 curve (cloned voices; 0 for stock)
+    kind: str
+    fingerprint: str  # changes whenever what the voice sounds like changes (cache keys)
+
+    def style(self, n_tokens: int) -> torch.Tensor:
+        """The (1, 256) style for an utterance of ``n_tokens`` phoneme tokens."""
+        row = min(max(n_tokens, 1), self.pack.shape[0]) - 1
+        return self.pack[row : row + 1]
+
+
+def parse_mix(spec: str) -> list[tuple[str, float]] | None:
+    """``a+b`` / ``a(2)+b(1)`` -> [(name, weight), ...] with weights summing to 1; None if ``spec`` has no ``+``.
+    Raises InputError for a malformed mix (the message says what is wrong)."""
+    if "+" not in spec:
+        return None
+    parts = []
+    for raw in spec.split("+"):
+        match = _MIX_PART.match(raw)
+        if not match:
+            raise InputError(f"invalid voice mix {spec!r}: write voices joined by '+', each with an optional "
+                             f"weight in parentheses, e.g. af_bella+af_sky or af_bella(2)+af_sky(1)")
+        weight = float(match.group(2)) if match.group(2) else 1.0
+        parts.append((match.group(1), weight))
+    total = sum(w for _, w in parts)
+    if total <= 0:
+        raise InputError(f"invalid voice mix {spec!r}: the weights must not all be 0")
+    return [(name, w / total) for name, w in parts]
 
 
 class VoiceBank:
@@ -82,6 +178,53 @@ class VoiceBank:
     @classmethod
     def from_file(cls, path: Path, library: VoiceLibrary | None = None) -> "VoiceBank":
         return cls(load_file(str(path)), library)
+
+    @classmethod
+    def from_files(cls, paths: Iterable[Path | None], library: VoiceLibrary | None = None) -> "VoiceBank":
+        """Stock packs from several safetensors files (missing ones skipped; a later file's pack of the same
+        name replaces an earlier one's: the files hold the same official packs)."""
+        packs: dict[str, torch.Tensor] = {}
+        for path in paths:
+            if path is not None:
+                packs.update(load_file(str(path)))
+        return cls(packs, library)
+
+    def alias_target(self, name: str) -> str | None:
+        """The stock voice an OpenAI voice name stands for here (native when installed), else None."""
+        if name not in OPENAI_VOICES:
+            return None
+        native, fallback = OPENAI_VOICES[name]
+        return native if native in self._packs else fallback
+
+    def info(self, name: str) -> VoiceInfo:
+        """Kind, language and gender of a voice (language and gender for stock voices)."""
+        kind = self.kind(name)
+        if kind is None:
+            raise InputError(f"unknown voice {name!r}")
+        if kind == "stock":
+            return stock_info(name)
+        if kind == "cloned" and self.library is not None:
+            meta = self.library.meta(name)
+            kind = meta.get("kind", kind) if isinstance(meta, dict) else kind
+        return VoiceInfo(name, kind)
+
+    def resolve(self, spec: str) -> Voice:
+        """A voice name, OpenAI name or mix (``a+b``, ``a(2)+b(1)``) -> the Voice to speak with.
+        InputError names the unknown voice or the malformed mix."""
+        if not isinstance(spec, str) or not spec.strip():
+            raise InputError("the voice name is empty")
+        spec = spec.strip()
+        mix = parse_mix(spec)
+        if mix is None:
+            name = spec if self.kind(spec) is not None else (self.alias_target(spec) or spec)
+            return Voice(name, self.pack(name), self.f0_shift(name), self.kind(name) or "stock",
+                         self.fingerprint(name))
+        parts = [(self.resolve(name), weight) for name, weight in mix]
+        pack = sum(weight * voice.pack for voice, weight in parts)
+        shift = clamp_shift(sum(weight * voice.f0_shift_st for voice, weight in parts))
+        canonical = "+".join(f"{voice.name}({weight:.4g})" for voice, weight in parts)
+        fingerprint = "mix:" + "+".join(f"{voice.fingerprint}*{weight:.6g}" for voice, weight in parts)
+        return Voice(canonical, pack, shift, "mix", fingerprint)
 
     @property
     def names(self) -> list[str]:

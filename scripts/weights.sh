@@ -8,7 +8,10 @@
 #       renews once and retries when a link turns out expired (403 "Request has
 #       expired"), then builds the embedded entries and verifies everything
 #       (`PY -m indextts.weights ensure`). Returns 0, or 1 with a message saying
-#       what to do.
+#       what to do. Optional entries (manifest "optional": true, e.g. the 54
+#       official voices, built with npm) never fail it: when one cannot be
+#       downloaded or built, a warning says which voices are missing and the
+#       command that adds them, and the app starts without them.
 #
 #   fetch_weight URL DEST SHA256 SIZE [NAME]
 #       One file: curl into DEST.part (resumed with -C -), never keeping an error
@@ -209,6 +212,10 @@ ensure_all_weights() {
             fi
             rc=0
             fetch_weight "$url" "$path" "$sha" "$size" "$name" || rc=$?
+            if [ "$rc" -ne 0 ] && grep -qxF $'optional\t'"$name" <<< "$_WEIGHTS_PLAN"; then
+                _weights_say "$name (optional): $WEIGHT_FETCH_ERROR; going on without it"
+                continue
+            fi
             case "$rc" in
                 0) ;;
                 10) expired=$name; expired_at=$exp; break ;;

@@ -47,7 +47,11 @@ def test_synth_reads_a_file_and_writes_flac(tmp_path):
 def test_list_voices():
     proc = run("synth", "--list-voices")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo"]
+    rows = [line.split(maxsplit=1) for line in proc.stdout.splitlines()]
+    names = [row[0] for row in rows]
+    assert len(names) == 54 and names == sorted(names) and {"af_heart", "zf_xiaobei", "jm_kumo"} <= set(names)
+    assert dict(rows)["af_heart"].split() == ["American", "English", "female"]
+    assert dict(rows)["zm_yunxi"].split() == ["Mandarin", "male"]
 
 
 @pytest.mark.parametrize(

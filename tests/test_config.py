@@ -46,7 +46,8 @@ def test_bad_yaml_and_missing_file_are_clear(tmp_path):
 
 
 def test_shipped_config_is_valid():
-    assert Settings.load(environ={}).engine.default_voice == "jm_kumo"
+    engine = Settings.load(environ={}).engine
+    assert (engine.default_voice, engine.default_voice_en, engine.default_voice_zh) == (None, "af_heart", "zf_xiaobei")
 
 
 def test_lan_without_auth_is_refused_and_secrets_are_not_echoed(tmp_path):

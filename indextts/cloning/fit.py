@@ -53,7 +53,7 @@ FIT_SENTENCES = (
     "We will meet again tomorrow morning at the station.",
 )
 PITCH_FMIN, PITCH_FMAX = 50.0, 500.0
-FIT_METHOD = 3  # bumped when the method changes: cached fits of an older method are fitted again
+FIT_METHOD = 4  # bumped when the method changes: cached fits of an older method are fitted again
 
 
 @dataclass(frozen=True)
@@ -155,6 +155,7 @@ class VoiceFitter:
         self._stats_file = stats_dir / f"stock-{self._stats_digest(render_tag)}.json" if stats_dir else None
         self._stats: dict[str, float | list[float]] = self._read_stats()
         self._stats_written = len(self._stats)
+        self._base_in_use: str | None = None  # the last fit's base voice (its renderings are kept)
 
     @property
     def encoder(self) -> SpeakerEncoder:
@@ -184,11 +185,21 @@ class VoiceFitter:
         except OSError:  # a read-only cache only costs the next process the measurement
             pass
 
-    def prepare(self, n_sentences: int = FitConfig.n_sentences) -> None:
-        """Measure (or load) every stock voice's statistics now, so that no fit pays for them."""
-        for name in sorted(self.stock):
+    def unmeasured(self, n_sentences: int = FitConfig.n_sentences) -> list[str]:
+        """The base voices whose statistics are neither on disk nor measured yet."""
+        return [name for name in sorted(self.stock)
+                if f"{name}/embedding{n_sentences}" not in self._stats or f"{name}/f0_hz" not in self._stats]
+
+    def prepare(self, names: list[str] | None = None, n_sentences: int = FitConfig.n_sentences) -> None:
+        """Measure (or load) the statistics of ``names`` (every base voice by default) now, so that no fit
+        pays for them; each voice's renderings are dropped once measured (a fit renders its base again)."""
+        for name in sorted(self.stock) if names is None else names:
             self._stock_embedding(name, n_sentences)
             self._stock_pitch(name)
+            if self._base_in_use != name:
+                for i in range(n_sentences):
+                    self._renders.pop((name, i), None)
+                    self._sentences.pop((name, i), None)
         self._write_stats()
 
     def _stock_sentence(self, name: str, index: int) -> _Sentence:
@@ -254,6 +265,7 @@ class VoiceFitter:
         report(0.05, "reference analysed")
         sims = {name: self._stock_similarity(name, ref_emb, cfg.n_sentences) for name in sorted(self.stock)}
         base = max(self._pitch_reachable(sims, ref_f0), key=sims.get)
+        self._base_in_use = base
         self._write_stats()
         base_sim = sims[base]
         report(0.15, f"closest stock voice: {base}")

@@ -2,12 +2,13 @@
 
 Routes (all JSON errors use OpenAI's shape {"error": {"message", "type", "param", "code"}}):
 
-- ``GET  /healthz``          the process is alive (always 200)
+- ``GET  /healthz``, ``/health``  the process is alive (always 200)
 - ``GET  /readyz``           200 once the model is loaded and warm, else 503
 - ``GET  /metrics``          Prometheus text
-- ``POST /v1/audio/speech``  text -> audio (OpenAI's request body, plus ``lang``)
-- ``GET  /v1/voices``        the voices and the OpenAI voice-name table
-- ``GET  /v1/models``        the accepted model names (all one engine)
+- ``POST /v1/audio/speech``  text -> audio (OpenAI's request body, plus ``lang`` and Kokoro-FastAPI's fields)
+- ``GET  /v1/voices``        the voices, the default per language and the OpenAI voice-name table
+- ``GET  /v1/audio/voices``  the voice list as Kokoro-style clients (Open WebUI) read it
+- ``GET  /v1/models``, ``/v1/models/{id}``, ``/v1/audio/models``  the accepted model names (all one engine)
 - ``GET  /v1/emotions``      the eight emotions, their prosody profiles and sources
 - ``POST /v1/emotion/resolve``  an emotion description -> the 8-dim vector it is read as
 
@@ -27,9 +28,10 @@ import time
 import tomllib
 import weakref
 from contextlib import asynccontextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any, AsyncIterator, Callable, Literal, NoReturn
 
+import numpy as np
 from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -38,10 +40,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import PROJECT_ROOT, Settings
-from ..engine import LANGS, SPEED_RANGE
+from ..audio import limit_peak
+from ..engine import LANGS, SPEED_RANGE, SynthesisResult
 from ..model import SAMPLE_RATE
 from ..emotion import EMOTIONS, PROFILES, resolve_text, spec_from_request
 from ..errors import InputError
+from ..voices import OPENAI_VOICES
 from .audio_codec import FORMATS, PCM_MEDIA_TYPE, STREAM_FORMATS, encode, wav_stream_header
 from .engine_holder import EngineHolder, EngineNotReady
 from .metrics import Metrics
@@ -53,15 +57,6 @@ MODEL_ID = "kokoro-82m"
 # Every name is accepted and served by the same engine (one model per process);
 # the OpenAI names exist so unmodified OpenAI clients work.
 MODEL_NAMES = (MODEL_ID, "kokoro", "indextts", "tts-1", "tts-1-hd", "gpt-4o-mini-tts")
-# OpenAI voice names -> stock voices (documented in the README).
-OPENAI_VOICES = {
-    "alloy": "jf_alpha",
-    "echo": "jm_kumo",
-    "fable": "jf_gongitsune",
-    "onyx": "jm_kumo",
-    "nova": "jf_nezumi",
-    "shimmer": "jf_tebukuro",
-}
 DEFAULT_FORMAT = "mp3"  # OpenAI's default, so drop-in clients get what they expect
 RETRY_AFTER_S = 5
 MAX_BODY_BYTES = 1024 * 1024  # a JSON request body; the text limit (engine.max_chars) is far below this
@@ -85,12 +80,18 @@ class SpeechRequest(BaseModel):
 
     model: str = Field(MODEL_ID, description=f"one of {', '.join(MODEL_NAMES)}; all use the same engine")
     input: str = Field(..., description="the text to speak (at most engine.max_chars characters)")
-    voice: str | None = Field(None, description="a voice id from /v1/voices or an OpenAI voice name; "
-                                                 "default: engine.default_voice")
-    speed: float = Field(1.0, description=f"{SPEED_RANGE[0]}-{SPEED_RANGE[1]} (narrower than OpenAI's 0.25-4.0)")
+    voice: str | None = Field(None, description="a voice id from /v1/audio/voices, an OpenAI voice name, or a mix "
+                                                 "such as af_bella+af_sky or af_bella(2)+af_sky(1); default: the "
+                                                 "default voice of the text's language")
+    speed: float = Field(1.0, description=f"{SPEED_RANGE[0]}-{SPEED_RANGE[1]}, as OpenAI allows")
     response_format: str = Field(DEFAULT_FORMAT, description=f"one of {', '.join(FORMATS)}")
     lang: str = Field("auto", description="auto (per sentence), en or zh")
-    instructions: str | None = Field(None, description="accepted for compatibility and ignored")
+    lang_code: str | None = Field(None, description="Kokoro's language letter, as Kokoro-FastAPI takes it: a or b "
+                                                    "(English), z (Mandarin); the same as lang en/zh")
+    volume_multiplier: float = Field(1.0, description="0.1-4: loudness factor applied to the audio (peaks limited)")
+    instructions: str | None = Field(None, description="how to speak (OpenAI's field): emotion words in it drive "
+                                                       "the emotion as emotion_text would, when no emotion field "
+                                                       "is given; without emotion words it changes nothing")
     stream_format: Literal["audio"] | None = Field(None, description="only 'audio' (no SSE streaming)")
     stream: bool = Field(False, description="send the audio as it is made (chunked; response_format pcm or "
                                             "wav): the first sentence plays while the rest is synthesized")
@@ -243,6 +244,11 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
         """The process is alive (says nothing about the model: see /readyz)."""
         return {"status": "ok"}
 
+    @router.get("/health", tags=["probes"])
+    async def health() -> dict[str, str]:
+        """/healthz under the name Kokoro-style servers use (the process is alive)."""
+        return {"status": "healthy"}
+
     @router.get("/readyz", tags=["probes"])
     async def readyz() -> JSONResponse:
         """200 when the model is loaded and warmed up; 503 while loading or after a failed load."""
@@ -265,18 +271,41 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
     async def models() -> dict[str, Any]:
         """The accepted model names; every one is served by the same Kokoro-82M engine."""
         return {"object": "list",
-                "data": [{"id": name, "object": "model", "created": 0, "owned_by": "indextts"}
-                         for name in MODEL_NAMES]}
+                "data": [_model_entry(name) for name in MODEL_NAMES]}
 
     @router.get("/v1/voices", tags=["openai"])
     async def voices() -> dict[str, Any]:
-        """Stock voices, and the OpenAI voice names with the stock voice each one maps to."""
+        """Every voice (stock with language and gender, unsaved clones, saved voices), the default voice per
+        language, and the OpenAI voice names with the voice each one stands for."""
         engine = engine_or_503()
         return {"object": "list",
-                "default": settings.engine.default_voice,
+                "default": engine.default_voices,
                 "voices": [_voice_entry(engine, name) for name in engine.voices.names],
-                "aliases": [{"id": alias, "voice": target, "kind": "openai"}
-                            for alias, target in OPENAI_VOICES.items()]}
+                "aliases": [{"id": alias, "voice": engine.voices.alias_target(alias), "kind": "openai"}
+                            for alias in OPENAI_VOICES]}
+
+    @router.get("/v1/audio/voices", tags=["openai"])
+    async def audio_voices(legacy: bool = False) -> dict[str, Any]:
+        """The voice list as Kokoro-style servers give it (Open WebUI reads it): ``{"voices": [{"id", "name",
+        ...}]}`` with the OpenAI names too; ``?legacy=true``: a plain list of names."""
+        engine = engine_or_503()
+        entries = [_voice_entry(engine, name) for name in engine.voices.names]
+        entries += [{"id": alias, "name": alias, "kind": "openai", "voice": engine.voices.alias_target(alias)}
+                    for alias in OPENAI_VOICES]
+        return {"voices": [e["id"] for e in entries] if legacy else entries}
+
+    @router.get("/v1/audio/models", tags=["openai"])
+    async def audio_models() -> dict[str, Any]:
+        """The speech models by name, as Kokoro-style servers list them."""
+        return {"models": [_model_entry(name) for name in MODEL_NAMES]}
+
+    @router.get("/v1/models/{model_id}", tags=["openai"])
+    async def model(model_id: str) -> dict[str, Any]:
+        """One model, as OpenAI's retrieve-model call expects; 404 for a name this app does not serve."""
+        if model_id not in MODEL_NAMES:
+            raise APIError(404, f"no model {model_id!r}; the models are {', '.join(MODEL_NAMES)}",
+                           param="model", code="model_not_found")
+        return _model_entry(model_id)
 
     @router.post("/v1/voices", tags=["voices"])
     async def create_voice(request: Request) -> dict[str, Any]:
@@ -356,12 +385,12 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
         _check_request(req, max_chars, fail)
         emotion = await to_thread.run_sync(_emotion_spec, req, fail)  # a reference clip is decoded and measured
         engine = engine_or_503()
-        voice = OPENAI_VOICES.get(req.voice, req.voice) if req.voice else settings.engine.default_voice
-        if voice not in engine.voices.names:
+        try:  # a name, an OpenAI name or a mix; the default follows the text's language
+            voice = engine.voices.resolve(req.voice or engine.default_voice(req.input, req.lang)).name
+        except InputError as exc:
             fail("invalid_request")
-            raise APIError(400, f"unknown voice {req.voice!r}; available voices: "
-                                f"{', '.join(engine.voices.names)} (or the OpenAI names "
-                                f"{', '.join(OPENAI_VOICES)})", param="voice", code="invalid_value")
+            raise APIError(400, f"{exc} (or the OpenAI names {', '.join(OPENAI_VOICES)}, or a mix such as "
+                                f"af_bella+af_sky)", param="voice", code="invalid_value") from None
         if req.stream:
             return await stream_speech(req, engine, voice, emotion)
         try:
@@ -374,12 +403,13 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
         except InputError as exc:
             fail("invalid_request")
             raise APIError(400, str(exc), param="input", code="invalid_value") from None
+        result = scaled(result, req.volume_multiplier)
         audio, media_type = await to_thread.run_sync(encode, result.audio, result.sample_rate, req.response_format)
         headers = {"X-Audio-Duration": f"{result.duration_s:.3f}", "X-RTF": f"{result.rtf:.4f}"}
         saved = await finish(result, speech_record(req, voice, emotion))
         if saved is not None:
             headers["X-Output-Id"] = saved.id
-        ext = "ogg" if req.response_format == "opus" else req.response_format
+        ext = {"opus": "ogg"}.get(req.response_format, req.response_format)
         headers["Content-Disposition"] = f'inline; filename="speech.{ext}"'
         return Response(audio, media_type=media_type, headers=headers)
 
@@ -410,7 +440,7 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
             header = wav_stream_header(SAMPLE_RATE) if req.response_format == "wav" else b""
             try:
                 while (piece := await to_thread.run_sync(next, pieces, None)) is not None:
-                    chunk = encode(piece, SAMPLE_RATE, "pcm")[0]
+                    chunk = encode(louder(piece, req.volume_multiplier), SAMPLE_RATE, "pcm")[0]
                     if header is not None:  # the first piece
                         metrics.first_audio.observe(time.perf_counter() - received)
                         chunk, header = header + chunk, None
@@ -421,7 +451,7 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
                 raise
             finally:  # also on a client disconnect: the remaining segments are never rendered
                 release()
-            await finish(engine.join(made), speech_record(req, voice, emotion))
+            await finish(scaled(engine.join(made), req.volume_multiplier), speech_record(req, voice, emotion))
 
         stream = body()
         weakref.finalize(stream, release)  # a response dropped before it starts still frees its slot
@@ -522,8 +552,11 @@ def _emotion_spec(req: SpeechRequest, fail):
                            param="emotion_reference", code="invalid_value") from None
     param = ("emotion_reference" if reference is not None else "emotion_text" if req.emotion_text is not None
              else "emotion" if req.emotion is not None else "emotion_weight")
+    text = req.emotion_text
+    if text is None and req.emotion is None and reference is None and _has_emotion_words(req.instructions):
+        text = req.instructions  # OpenAI's "how to speak", read by the same lexicon as emotion_text
     try:
-        return spec_from_request(vector=req.emotion, text=req.emotion_text, reference=reference,
+        return spec_from_request(vector=req.emotion, text=text, reference=reference,
                                  weight=req.emotion_weight, random=req.emotion_random, seed=req.emotion_seed)
     except InputError as exc:
         fail("invalid_request")
@@ -533,6 +566,18 @@ def _emotion_spec(req: SpeechRequest, fail):
         elif "weight" in message:
             param = "emotion_weight"
         raise APIError(400, message, param=param, code="invalid_value") from None
+
+
+def _has_emotion_words(instructions: str | None) -> bool:
+    """Whether OpenAI-style ``instructions`` name an emotion the lexicon knows (other instructions, such as
+    "speak clearly", change nothing rather than fail the request)."""
+    if not instructions or not instructions.strip():
+        return False
+    try:
+        resolve_text(instructions)
+    except InputError:
+        return False
+    return True
 
 
 def _once(action: Callable[[], None]) -> Callable[[], None]:
@@ -554,13 +599,31 @@ def speech_record(req: SpeechRequest, voice: str, emotion) -> dict[str, Any]:
             "emotion": emotion.describe() if emotion is not None else None}
 
 
+def _model_entry(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "indextts"}
+
+
+VOLUME_RANGE = (0.1, 4.0)
+LANG_CODES = {"a": "en", "b": "en", "z": "zh"}  # Kokoro's language letters that this app reads
+
+
+def louder(audio: np.ndarray, factor: float) -> np.ndarray:
+    """``volume_multiplier``: the audio times ``factor``, its peaks limited as every segment's are."""
+    if factor == 1.0:
+        return audio
+    return limit_peak((np.asarray(audio, dtype=np.float32) * np.float32(factor)), SAMPLE_RATE)
+
+
+def scaled(result: SynthesisResult, factor: float) -> SynthesisResult:
+    return result if factor == 1.0 else replace(result, audio=louder(result.audio, factor))
+
+
 def _voice_entry(engine, name: str) -> dict[str, Any]:
-    kind_of = getattr(engine.voices, "kind", None)  # a bank without a library knows stock voices only
-    kind = (kind_of(name) if kind_of else None) or "stock"
-    entry: dict[str, Any] = {"id": name, "name": name, "kind": kind}
-    if kind == "cloned" and getattr(engine.voices, "library", None) is not None:
+    """A voice as the voice lists show it: id, name, kind, language and gender (stock voices); what a cloned
+    or blended voice was made from."""
+    entry = engine.voices.info(name).to_json()
+    if entry["kind"] in ("cloned", "blend") and engine.voices.library is not None:
         meta = engine.voices.library.meta(name)
-        entry["kind"] = "blend" if meta.get("kind") == "blend" else "cloned"
         entry.update({k: meta[k] for k in ("base_voice", "similarity_fit", "reference_f0_hz", "created", "blend",
                                            "weight") if k in meta})
     return entry
@@ -580,8 +643,7 @@ def _check_request(req: SpeechRequest, max_chars: int, fail) -> None:
     if len(req.input) > max_chars:
         bad(f"'input' is {len(req.input)} characters; the limit is {max_chars} (engine.max_chars)", "input")
     if not SPEED_RANGE[0] <= req.speed <= SPEED_RANGE[1]:
-        bad(f"speed must be between {SPEED_RANGE[0]} and {SPEED_RANGE[1]} for this engine "
-            f"(OpenAI allows 0.25-4.0), got {req.speed:g}", "speed")
+        bad(f"speed must be between {SPEED_RANGE[0]:g} and {SPEED_RANGE[1]:g}, got {req.speed:g}", "speed")
     if req.response_format not in FORMATS:
         bad(f"unsupported response_format {req.response_format!r}; use one of {', '.join(FORMATS)}",
             "response_format")
@@ -590,3 +652,14 @@ def _check_request(req: SpeechRequest, max_chars: int, fail) -> None:
             f"for {req.response_format} leave stream off", "response_format")
     if req.lang not in LANGS:
         bad(f"unknown lang {req.lang!r}; use one of {', '.join(LANGS)}", "lang")
+    if req.lang_code is not None:
+        lang = LANG_CODES.get(req.lang_code.lower())
+        if lang is None:
+            bad(f"lang_code {req.lang_code!r} is not read by this app: use a or b (English) or z (Mandarin)",
+                "lang_code")
+        if req.lang not in ("auto", lang):
+            bad(f"lang {req.lang!r} and lang_code {req.lang_code!r} disagree; give one of them", "lang_code")
+        req.lang = lang
+    if not VOLUME_RANGE[0] <= req.volume_multiplier <= VOLUME_RANGE[1]:
+        bad(f"volume_multiplier must be between {VOLUME_RANGE[0]:g} and {VOLUME_RANGE[1]:g}, "
+            f"got {req.volume_multiplier:g}", "volume_multiplier")

@@ -86,6 +86,7 @@ def create_app(settings: Settings, holder: EngineHolder | None = None) -> FastAP
             yield
         finally:
             pruner.cancel()
+            await asyncio.to_thread(holder.close)  # background work ends between model turns, not mid-call
 
     app = FastAPI(title="IndexTTS WebUI API", version=VERSION, lifespan=lifespan,
                   description="Local text-to-speech (Kokoro-82M). OpenAI-compatible /v1/audio/speech.")

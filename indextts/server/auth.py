@@ -13,7 +13,7 @@ import binascii
 import hmac
 import json
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+OPEN_PATHS = frozenset({"/healthz", "/health", "/readyz"})
 
 
 class BasicAuthMiddleware:

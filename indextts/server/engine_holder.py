@@ -58,6 +58,12 @@ class EngineHolder:
         self._done.wait(timeout)
         return self.state == "ready"
 
+    def close(self) -> None:
+        """Stop the engine's background work (if it loaded); the process can then exit cleanly."""
+        close = getattr(self._engine, "close", None)
+        if close is not None:
+            close()
+
     @property
     def engine(self) -> Engine:
         if self._engine is None:

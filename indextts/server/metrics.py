@@ -8,7 +8,8 @@ from typing import Any, Awaitable, Callable, Literal
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Enum, Gauge, Histogram, generate_latest
 
 # Paths reported under their own name; unknown /v1 paths as "/v1/*"; everything else (the Gradio UI) as "ui".
-API_ROUTES = frozenset({"/healthz", "/readyz", "/metrics", "/v1/audio/speech", "/v1/voices", "/v1/models"})
+API_ROUTES = frozenset({"/healthz", "/health", "/readyz", "/metrics", "/v1/audio/speech", "/v1/voices", "/v1/models",
+                        "/v1/audio/voices", "/v1/audio/models"})
 ENGINE_STATES = ["loading", "ready", "failed"]
 Source = Literal["api", "ui"]
 SOURCES: tuple[Source, ...] = ("api", "ui")

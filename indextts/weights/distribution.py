@@ -193,6 +193,9 @@ def publish(manifest: Manifest, root: Path, settings: WeightsSettings, *, bucket
     report = []
     for entry in chosen:
         st = check_entry(root, entry, stamps, full=True)
+        if entry.optional and not names and not st.present:
+            report.append(f"{entry.name}: skipped (optional, not installed here; build it first to publish it)")
+            continue
         if not st.verified or st.path is None:
             raise DistributionError(f"{entry.name}: cannot publish a file that does not verify ({st.problem}); "
                                     f"run: python -m indextts.weights ensure")

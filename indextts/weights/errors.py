@@ -22,3 +22,11 @@ class MissingPackageError(WeightsError):
 
 class ChecksumMismatchError(WeightsError):
     """A built or fetched file does not match the manifest's sha256/size."""
+
+
+class MissingToolError(WeightsError):
+    """A program needed to build a file (e.g. npm) is not installed."""
+
+    def __init__(self, message: str, tool: str) -> None:
+        self.tool = tool
+        super().__init__(message)

@@ -2,7 +2,9 @@
 
 One entry per file under cache_hub/: where it goes (relative path), what it
 must hash to (sha256, size) and how to get it (source: built from the pip
-packages, or a URL that the launcher fetches). Unknown keys are kept so a
+packages, or a URL that the launcher fetches), and whether it is optional
+(`"optional": true`: the app runs without it; ensure warns instead of
+failing when it cannot be built or fetched). Unknown keys are kept so a
 newer writer (launcher, URL renewer) and this reader can share the file.
 """
 from __future__ import annotations
@@ -19,7 +21,7 @@ from .errors import ManifestError
 FORMAT = 1
 SOURCE_KINDS = ("embedded", "url")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_ENTRY_KEYS = {"name", "path", "sha256", "size", "source", "url", "expires_at", "object_key"}
+_ENTRY_KEYS = {"name", "path", "sha256", "size", "source", "optional", "url", "expires_at", "object_key"}
 
 
 @dataclass
@@ -50,17 +52,21 @@ class Entry:
     expires_at: str | None = None
     object_key: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    optional: bool = False  # the app runs without it: ensure warns instead of failing when it is unavailable
 
     def resolve(self, root: Path) -> Path:
         """Absolute path under `root`; rejects anything that would leave it."""
         return resolve_inside(root, self.path)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "name": self.name, "path": self.path, "sha256": self.sha256, "size": self.size,
-            "source": self.source.to_json(), "url": self.url,
-            "expires_at": self.expires_at, "object_key": self.object_key, **self.extra,
+            "source": self.source.to_json(),
         }
+        if self.optional:  # written only when set: required entries keep their old form
+            data["optional"] = True
+        return {**data, "url": self.url, "expires_at": self.expires_at, "object_key": self.object_key,
+                **self.extra}
 
 
 @dataclass
@@ -123,12 +129,15 @@ def _parse_entry(raw: Any, index: int) -> Entry:
     if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
         raise ManifestError(f"{where}: size must be a non-negative integer or null")
     source = _parse_source(raw.get("source"), where)
+    optional = raw.get("optional", False)
+    if not isinstance(optional, bool):
+        raise ManifestError(f"{where}: optional must be true or false")
     if source.kind == "url" and not isinstance(raw.get("url"), str):
         raise ManifestError(f"{where}: a url source needs a 'url'")
     return Entry(
         name=raw["name"], path=raw["path"], sha256=sha, size=size, source=source,
         url=raw.get("url"), expires_at=raw.get("expires_at"), object_key=raw.get("object_key"),
-        extra={k: v for k, v in raw.items() if k not in _ENTRY_KEYS},
+        extra={k: v for k, v in raw.items() if k not in _ENTRY_KEYS}, optional=optional,
     )
 
 
