@@ -366,6 +366,11 @@ class Engine:
         return self._library().save(name, pack, {"kind": "blend", "blend": [a, b], "weight": float(weight_b),
                                                  "f0_shift_st": round(shift, 2)})
 
+    @property
+    def clone_bases(self) -> list[str]:
+        """The stock voices a clone may start from (``FIT_BASE_LANGUAGES``)."""
+        return sorted(self._fitter().stock)
+
     def prepare_cloning(self, background: bool = True) -> threading.Thread | None:
         """Measure the stock voices' fit statistics that are not on disk yet (about 1-2 s per voice on 2 cores,
         once per install), one voice per model turn so speech requests keep their place; a clone that

@@ -86,6 +86,10 @@ def test_gradio_client_accepts_any_voice_and_previews(live_server):
     from gradio_client import Client
 
     client = Client(live_server.url + "/", verbose=False)
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert "enum" not in api["/synthesize"]["parameters"][1]["type"]  # any voice, not the build-time list
+    unnamed = [(name, r["label"]) for name, e in api.items() for r in e["returns"] if r["label"].startswith("value_")]
+    assert unnamed == []
     for voice in ("coral", "af_heart+am_michael", ""):
         audio, *_ = client.predict("Hello from the page.", voice, 1.0, "auto", 400, 0.25, "wav", "en",
                                    api_name="/synthesize")

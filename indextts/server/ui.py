@@ -448,6 +448,17 @@ def history_table(history: list[HistoryItem], ui_lang: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def any_voice(dropdown: gr.Dropdown) -> gr.Dropdown:
+    """The voice picker's API schema as a plain string: its choices arrive once the engine has loaded, and
+    any voice name, OpenAI name or mix is accepted (a Dropdown's schema would list the choices it was built
+    with, and gradio_client users would see only those). An instance attribute, not a subclass: Gradio
+    writes a .pyi stub beside the module of every Component subclass."""
+    description = ("a voice name (GET /v1/audio/voices), an OpenAI voice name, a mix such as af_bella+af_sky, "
+                   "or '' for the text's default voice")
+    dropdown.api_info = lambda: {"type": "string", "description": description}  # type: ignore[method-assign]
+    return dropdown
+
+
 def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metrics: Metrics) -> gr.Blocks:
     page = _Page(holder, settings, store, metrics, live_playback_available())
     cfg = settings.engine
@@ -497,10 +508,10 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
                 with gr.Row():
                     # The names are known once the engine has loaded (each page asks then). "" = the default voice of the text's language. Any name (or mix) is accepted here, also
                     # through gradio_client; the engine answers "unknown voice ..." for a wrong one.
-                    voice = label(gr.Dropdown([(t(lang0, "voice_default", en=cfg.default_voice_en,
-                                                  zh=cfg.default_voice_zh), "")], value="",
-                                              allow_custom_value=True, label=t(lang0, "voice"),
-                                              info=t(lang0, "voice_info"), elem_id="voice"),
+                    default_choice = (t(lang0, "voice_default", en=cfg.default_voice_en, zh=cfg.default_voice_zh), "")
+                    voice = label(any_voice(gr.Dropdown([default_choice], value="", allow_custom_value=True,
+                                                        label=t(lang0, "voice"), info=t(lang0, "voice_info"),
+                                                        elem_id="voice")),
                                   "voice", info="voice_info")
                     text_lang = gr.Radio(text_lang_choices(lang0), value="auto", label=t(lang0, "lang"),
                                          info=t(lang0, "lang_info"), elem_id="text-lang")
@@ -509,8 +520,8 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
                 with gr.Row():
                     preview_btn = gr.Button(t(lang0, "voice_preview"), size="sm", scale=1, elem_id="voice-preview")
                     tr.append((preview_btn, lambda lang: gr.update(value=t(lang, "voice_preview"))))
-                    preview_audio = gr.Audio(type="filepath", interactive=False, show_label=False, scale=3,
-                                             elem_id="voice-preview-audio", autoplay=True)
+                    preview_audio = gr.Audio(type="filepath", interactive=False, label="Voice preview", show_label=False,
+                                             scale=3, elem_id="voice-preview-audio", autoplay=True)
                 speed = label(gr.Slider(SPEED_RANGE[0], SPEED_RANGE[1], value=1.0, step=0.05,
                                         label=t(lang0, "speed")), "speed")
                 # Voice cloning: its result is a voice in the `voice` dropdown (no extra /synthesize inputs).
@@ -522,7 +533,7 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
                                                label=t(lang0, "clone_ref"), elem_id="clone-ref"), "clone_ref")
                     clone_btn = gr.Button(t(lang0, "clone_button"), elem_id="clone-button")
                     tr.append((clone_btn, lambda lang: gr.update(value=t(lang, "clone_button"))))
-                    clone_msg = gr.Markdown("", elem_id="clone-result")
+                    clone_msg = gr.Markdown("", label="Clone result", elem_id="clone-result")
                     cloned = gr.State(None)  # the unsaved clone's voice name
                     with gr.Row():
                         clone_name = label(gr.Textbox(label=t(lang0, "clone_name"), max_lines=1, scale=3,

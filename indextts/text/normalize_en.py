@@ -24,6 +24,9 @@ _ABBR_LOWER = {k.lower(): v for k, v in ABBREVIATIONS.items()}
 
 _PHONE_RE = re.compile(r"(?<![\w.\-])(\+?1[ .-])?\(?(\d{3})\)?[ .-](\d{3})[ .-](\d{4})(?![\w\-]|\.\d)")
 _MONEY_RE = re.compile(r"(-)?([$£€])\s?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?(?!\d)")
+# "$3.2 million" / "$5K": the scale word comes before the currency name when spoken.
+_SCALED_MONEY_RE = re.compile(r"(-)?([$£€])\s?(\d+(?:\.\d+)?)\s?(thousand|million|billion|trillion|K|M|B|bn)\b")
+SCALES = {"K": "thousand", "M": "million", "B": "billion", "bn": "billion"}
 _PERCENT_RE = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)\s?%")
 _ORDINAL_RE = re.compile(r"(?<![\w.])(\d+)(st|nd|rd|th)\b", re.IGNORECASE)
 _NUMBER_RE = re.compile(r"(?<![\w.,])(-(?=\d))?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\d,]*\d)(?!\.\d)(?![A-Za-z])")  # 4K, 221B: left to the G2P
@@ -56,6 +59,12 @@ def _money(m: re.Match) -> str:
     return ("minus " if minus else "") + words
 
 
+def _scaled_money(m: re.Match) -> str:
+    minus, sym, amount, scale = m.groups()
+    amount_words = N.decimal(amount) if "." in amount else N.cardinal(int(amount))
+    return ("minus " if minus else "") + f"{amount_words} {SCALES.get(scale, scale)} {CURRENCY_NAMES[sym][1]}"
+
+
 def _number(m: re.Match) -> str:
     minus, whole, frac = m.groups()
     plain = whole.replace(",", "")
@@ -82,6 +91,7 @@ def normalize_en(text: str) -> str:
     fifteenth, twenty twenty-four'."""
     text = _ABBR_RE.sub(_abbreviation, text)
     text = _PHONE_RE.sub(_phone, text)
+    text = _SCALED_MONEY_RE.sub(_scaled_money, text)
     text = _MONEY_RE.sub(_money, text)     # before hibari: it reads $ amounts in its lexicon only
     text = hibari_normalize(text)
     text = _PERCENT_RE.sub(lambda m: _number(_NUMBER_RE.match(m.group(1))) + " percent", text)
