@@ -200,7 +200,7 @@ def normalize_en(text: str) -> str:
     t = re.sub(r"\b([ap])\.\s?m\.", r"\1m", t, flags=re.I)  # a.m. / p.m. -> am / pm
     t = re.sub(r"\$\s?(\d[\d,]*)(?:\.(\d{1,2}))?(?:\s?(thousand|million|billion|trillion)\b)?", _money, t, flags=re.I)
     t = re.sub(r"(\d+(?:\.\d+)?)\s?%", lambda m: f" {_cardinal(m.group(1))} percent ", t)
-    t = re.sub(r"\b(\d{1,2})(?::|\.(?=\d{2}\s*[ap]m\b))(\d{2})\b", _time, t, flags=re.I)  # 9:30, 9.30 am
+    t = re.sub(r"\b(\d{1,2})(?::|\.(?=\d{2}\s*[ap]m\b))(\d{2})(?!\d)", _time, t, flags=re.I)  # 9:30, 9.30am
     t = re.sub(r"\b\d{3}(?:-\d{3,4})+\b", lambda m: " " + " ".join(_n2w(int(c)) for c in m.group(0) if c.isdigit()) + " ", t)
     t = re.sub(_MONTH_DAY, lambda m: f"{m.group(1)} {m.group(2)}th", t)  # Whisper: "March 3" for "March third"
     t = re.sub(r"\b(\d+)(?:st|nd|rd|th)\b", lambda m: f" {_n2w(int(m.group(1)), to='ordinal')} ", t, flags=re.I)
@@ -239,7 +239,9 @@ def _digits_to_zh(text: str) -> str:
 
     # phone numbers and other digit groups joined by hyphens/spaces, strings of 7+ digits, numbers with a
     # leading zero: read digit by digit (the hyphen is not read)
-    text = re.sub(r"\d+(?:[-\s]\d+)+", lambda m: _digits_zh(m.group(0)), text)
+    text = re.sub(r"(?<![\d,])\d{1,3}(?:,\d{3})+(?![\d,])", lambda m: cn2an.an2cn(m.group(0).replace(",", "")), text)  # 12,999
+    # ... and commas between groups that are not thousands (138,1234,5678: a phone number as Whisper writes it)
+    text = re.sub(r"\d+(?:[-\s,]\d+)+", lambda m: _digits_zh(m.group(0)), text)
     text = re.sub(r"(?<![\d.])0\d+|\d{7,}", lambda m: _digits_zh(m.group(0)), text)
     # a lone 2 before a classifier is 两
     text = re.sub(r"(?<![\d.])2(?=\s*[" + _CLASSIFIERS + "])", "两", text)

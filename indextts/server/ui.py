@@ -221,8 +221,9 @@ class _Page:
             count = len(engine.segments(text, lang, max_tokens))
             emotion = emotion_spec(emo_mode, [happy, angry, sad, afraid, disgusted, melancholic, surprised, calm],
                                    emo_weight, emo_text, emo_reference, emo_random, emo_seed)
+            used = engine.voices.resolve(voice or engine.default_voice(text, lang)).name  # "" = by language
             started, pieces = time.perf_counter(), []
-            for piece in engine.stream(text, voice=voice, speed=float(speed), lang=lang, max_tokens=max_tokens,
+            for piece in engine.stream(text, voice=used, speed=float(speed), lang=lang, max_tokens=max_tokens,
                                        emotion=emotion):
                 pieces.append(piece)
                 progress((len(pieces), count), desc=t(ui_lang, "progress_segment", i=len(pieces), n=count))
@@ -230,7 +231,7 @@ class _Page:
                 for chunk in live_chunks(piece, float(pause_s), last) if self.live_playback else [gr.skip()]:
                     yield *_SKIP, chunk  # also a point where Stop (cancels=) ends the event
             joined = engine.join(pieces, float(pause_s), time.perf_counter() - started)
-            request = {"text": text, "voice": voice, "speed": float(speed), "lang": lang,
+            request = {"text": text, "voice": voice, "voice_used": used, "speed": float(speed), "lang": lang,
                        "max_tokens": max_tokens, "pause_s": float(pause_s), "source": "ui",
                        "emotion": emotion.describe() if emotion is not None else None}
             saved = self.store.save(joined, request, "wav")
@@ -248,7 +249,7 @@ class _Page:
             raise gr.Error(t(ui_lang, "err_internal", error=type(exc).__name__)) from None
         self.metrics.observe_generation(joined.duration_s, joined.rtf, "ui")
         pitch = pitch_frame(joined, float(pause_s))
-        item = HistoryItem(time.strftime("%H:%M:%S"), voice, text, round(joined.duration_s, 2),
+        item = HistoryItem(time.strftime("%H:%M:%S"), used, text, round(joined.duration_s, 2),
                            round(joined.rtf, 3), str(saved.audio_path), pitch)
         history = ([item] + list(history or []))[:HISTORY_LIMIT]
         stats = Stats(joined.duration_s, joined.compute_s)
