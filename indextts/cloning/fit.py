@@ -155,7 +155,6 @@ class VoiceFitter:
         self._stats_file = stats_dir / f"stock-{self._stats_digest(render_tag)}.json" if stats_dir else None
         self._stats: dict[str, float | list[float]] = self._read_stats()
         self._stats_written = len(self._stats)
-        self._base_in_use: str | None = None  # the last fit's base voice (its renderings are kept)
 
     @property
     def encoder(self) -> SpeakerEncoder:
@@ -192,14 +191,10 @@ class VoiceFitter:
 
     def prepare(self, names: list[str] | None = None, n_sentences: int = FitConfig.n_sentences) -> None:
         """Measure (or load) the statistics of ``names`` (every base voice by default) now, so that no fit
-        pays for them; each voice's renderings are dropped once measured (a fit renders its base again)."""
+        pays for them (a voice measured here keeps its renderings: ~1 MB, and a fit on it as base needs them)."""
         for name in sorted(self.stock) if names is None else names:
             self._stock_embedding(name, n_sentences)
             self._stock_pitch(name)
-            if self._base_in_use != name:
-                for i in range(n_sentences):
-                    self._renders.pop((name, i), None)
-                    self._sentences.pop((name, i), None)
         self._write_stats()
 
     def _stock_sentence(self, name: str, index: int) -> _Sentence:
@@ -265,7 +260,6 @@ class VoiceFitter:
         report(0.05, "reference analysed")
         sims = {name: self._stock_similarity(name, ref_emb, cfg.n_sentences) for name in sorted(self.stock)}
         base = max(self._pitch_reachable(sims, ref_f0), key=sims.get)
-        self._base_in_use = base
         self._write_stats()
         base_sim = sims[base]
         report(0.15, f"closest stock voice: {base}")
