@@ -13,7 +13,8 @@ documented direction at every weight, and its size grows with the weight (0.3 <=
 documented direction, with 0.1 st/dB or 1 % of slack for measurement noise); intelligibility stays within +2 points
 of neutral.
 
-Usage: python bench/emotion.py [--voice jm_kumo] [--weights 0.3 0.6 1.0] [--out bench/out]
+Usage: python bench/emotion.py [--voice af_heart] [--weights 0.3 0.6 1.0] [--out bench/out]
+Without --voice each language is spoken by its default voice (af_heart, zf_xiaobei).
 About 8 minutes on an idle 2-core machine (300 syntheses + 300 transcriptions).
 """
 from __future__ import annotations
@@ -64,7 +65,7 @@ def _mean(values: list[float]) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--voice", default="jm_kumo")
+    ap.add_argument("--voice", default=None, help="one voice for both languages (default: each language's own)")
     ap.add_argument("--weights", nargs="+", type=float, default=[0.3, 0.6, 1.0])
     ap.add_argument("--out", type=Path, default=BENCH / "out")
     a = ap.parse_args()
@@ -76,11 +77,13 @@ def main() -> None:
 
     torch.set_num_threads(2)
     started = time.perf_counter()
-    engine = Engine.load()
+    engine = Engine.load(warm_up=False)
+    engine.synthesize("Hello.", lang="en")
     asr.load_model()
     rows, checks = [], []
     for lang, texts in SENTENCES.items():
-        neutrals = [engine.synthesize(text, voice=a.voice, lang=lang) for text in texts]
+        voice = a.voice or engine.default_voice(lang=lang)
+        neutrals = [engine.synthesize(text, voice=voice, lang=lang) for text in texts]
         bases = [measures(n) for n in neutrals]
         base_err = _mean([asr.score(t, asr.transcribe(n.audio, n.sample_rate, lang), lang)
                           for t, n in zip(texts, neutrals)])
@@ -96,7 +99,7 @@ def main() -> None:
                 spec = spec_from_request(vector={emotion: 1.0}, weight=w)
                 per_sentence, errors, heard = [], [], []
                 for text, b in zip(texts, bases):
-                    r = engine.synthesize(text, voice=a.voice, lang=lang, emotion=spec)
+                    r = engine.synthesize(text, voice=voice, lang=lang, emotion=spec)
                     m = measures(r)
                     heard.append(asr.transcribe(r.audio, r.sample_rate, lang))
                     errors.append(asr.score(text, heard[-1], lang))
@@ -132,8 +135,8 @@ def main() -> None:
     total = time.perf_counter() - started
     print(f"\n{len(rows)} clips in {total:.0f} s")
     a.out.mkdir(parents=True, exist_ok=True)
-    path = a.out / f"emotion-{a.voice}.json"
-    path.write_text(json.dumps({"meta": {"command": " ".join(sys.argv), "voice": a.voice, "total_s": round(total, 1),
+    path = a.out / f"emotion-{a.voice or 'defaults'}.json"
+    path.write_text(json.dumps({"meta": {"command": " ".join(sys.argv), "voice": a.voice or engine.default_voices, "total_s": round(total, 1),
                                          "sentences": SENTENCES},
                                 "rows": rows, "growth_checks": checks}, ensure_ascii=False, indent=1),
                     encoding="utf-8")
