@@ -100,8 +100,13 @@ class Voice:
 
     def style(self, n_tokens: int) -> torch.Tensor:
         """The (1, 256) style for an utterance of ``n_tokens`` phoneme tokens."""
-        row = min(max(n_tokens, 1), self.pack.shape[0]) - 1
-        return self.pack[row : row + 1]
+        return style_row(self.pack, n_tokens)
+
+
+def style_row(pack: torch.Tensor, n_tokens: int) -> torch.Tensor:
+    """Row n-1 of a (510, 256) pack, as (1, 256): the style Kokoro uses for ``n_tokens`` phoneme tokens."""
+    row = min(max(n_tokens, 1), pack.shape[0]) - 1
+    return pack[row : row + 1]
 
 
 def parse_mix(spec: str) -> list[tuple[str, float]] | None:
@@ -242,6 +247,4 @@ class VoiceBank:
 
     def style(self, name: str, n_tokens: int) -> torch.Tensor:
         """The (1, 256) style for an utterance of ``n_tokens`` phoneme tokens."""
-        pack = self.pack(name)
-        row = min(max(n_tokens, 1), pack.shape[0]) - 1
-        return pack[row : row + 1]
+        return style_row(self.pack(name), n_tokens)

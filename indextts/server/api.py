@@ -385,7 +385,9 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
         _check_request(req, max_chars, fail)
         emotion = await to_thread.run_sync(_emotion_spec, req, fail)  # a reference clip is decoded and measured
         engine = engine_or_503()
-        try:  # a name, an OpenAI name or a mix; the default follows the text's language
+        # a name, an OpenAI name or a mix (the engine gets it as asked: the canonical name, kept in the record,
+        # rounds a mix's weights); the default follows the text's language
+        try:
             voice = engine.voices.resolve(req.voice or engine.default_voice(req.input, req.lang)).name
         except InputError as exc:
             fail("invalid_request")
@@ -396,7 +398,7 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
         try:
             async with admission.slot():
                 result = await to_thread.run_sync(
-                    lambda: engine.synthesize(req.input, voice=voice, speed=req.speed, lang=req.lang,
+                    lambda: engine.synthesize(req.input, voice=req.voice or voice, speed=req.speed, lang=req.lang,
                                               emotion=emotion))
         except QueueFull:
             queue_full()
@@ -424,7 +426,7 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
         release = _once(admission.leave)
         try:
             segments = await to_thread.run_sync(lambda: engine.stream(
-                req.input, voice=voice, speed=req.speed, lang=req.lang, emotion=emotion,
+                req.input, voice=req.voice or voice, speed=req.speed, lang=req.lang, emotion=emotion,
                 first_max_tokens=settings.engine.stream_first_tokens or None))
         except InputError as exc:
             release()

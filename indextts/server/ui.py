@@ -223,7 +223,7 @@ class _Page:
                                    emo_weight, emo_text, emo_reference, emo_random, emo_seed)
             used = engine.voices.resolve(voice or engine.default_voice(text, lang)).name  # "" = by language
             started, pieces = time.perf_counter(), []
-            for piece in engine.stream(text, voice=used, speed=float(speed), lang=lang, max_tokens=max_tokens,
+            for piece in engine.stream(text, voice=voice or used, speed=float(speed), lang=lang, max_tokens=max_tokens,
                                        emotion=emotion):
                 pieces.append(piece)
                 progress((len(pieces), count), desc=t(ui_lang, "progress_segment", i=len(pieces), n=count))
