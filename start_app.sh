@@ -18,7 +18,8 @@ until it is ready. Prints "STARTUP_OK http://HOST:PORT" and exits 0, or
 "STARTUP_FAILED: <reason>" with the last 50 log lines and exits 1.
 
 Actions (default: start, replacing a running instance):
-  --restart          stop the running instance, then start
+  --restart          stop the running instance, then start (as a plain start does; each
+                     check runs first, so a start that cannot happen leaves it running)
   --stop             stop the running instance (SIGTERM, then SIGKILL)
   --status           say whether it runs (PID, URL, ready or loading); exit 0 running, 3 not
   --foreground       set up, then run the app in the foreground (exec; for systemd/Docker)
@@ -135,22 +136,32 @@ prepare() {
         fail "invalid settings (see the message above); fix them and run again"
     fi
     check_curl "$S_CACHE_HUB"
+    # The weights tool reads the same settings (its weights: section) as this launcher and the app:
+    # the same file, and the launcher's flags, which may settle a rule in it (listen + --no-auth).
+    local weights_args=(--cache-hub "$S_CACHE_HUB") flag_env=()
+    [ -n "$CONFIG" ] && weights_args+=(--config "$CONFIG")
+    [ -n "$PORT" ] && flag_env+=("INDEXTTS_SERVER__PORT=$PORT")
+    [ "$LISTEN" = 1 ] && flag_env+=(INDEXTTS_SERVER__LISTEN=true)
+    [ "$NO_AUTH" = 1 ] && flag_env+=(INDEXTTS_SERVER__ALLOW_NO_AUTH=true)
     # Every manifest entry present and sha256-verified (URL entries fetched with curl, embedded
     # ones built), in the folder the app will read (settings' paths.cache_hub). An optional entry
     # (the 54 official voices, built once with npm) that cannot be made is a one-line warning
     # (which voices are missing, and the command that adds them): the app starts without it.
     if [ -f scripts/weights.sh ]; then
         source scripts/weights.sh
-        ensure_all_weights "$PY" --cache-hub "$S_CACHE_HUB" \
+        ( [ ${#flag_env[@]} -eq 0 ] || export "${flag_env[@]}"; ensure_all_weights "$PY" "${weights_args[@]}" ) \
             || fail "the model weights are missing or do not verify (see the message above)"
     else
-        "$PY" -m indextts.weights --cache-hub "$S_CACHE_HUB" ensure \
+        env ${flag_env[@]+"${flag_env[@]}"} "$PY" -m indextts.weights "${weights_args[@]}" ensure \
             || fail "the model weights are missing or do not verify (see the message above)"
     fi
     mkdir -p "$S_LOGS" "$(dirname "$S_PID_FILE")"
     # One launcher at a time per PID file (fd 9 is closed for the app so it does not hold the lock).
     exec 9>"$S_PID_FILE.lock"
     ! command -v flock >/dev/null 2>&1 || flock -n 9 || fail "another start_app.sh is running for this app (lock $S_PID_FILE.lock); wait for it to finish"
+    # Before stopping anything: a port held by another program fails the start, and the running
+    # instance (maybe on another port) keeps serving.
+    check_port_before_stopping "$S_HOST" "$S_PORT"
     stop_recorded_instance || fail "the running instance could not be stopped"
     free_port_or_fail "$S_HOST" "$S_PORT"
     APP_CMD=("$PY" "$APP" --port "$S_PORT")
@@ -251,6 +262,8 @@ case "$ACTION" in
     status) do_status ;;
     stop) do_stop ;;
     start) do_start ;;
-    restart) do_stop || fail "could not stop the running instance"; do_start ;;
+    # A start stops the running instance itself, after every check (settings, weights, port) passed:
+    # a restart that cannot start leaves the instance serving.
+    restart) do_start ;;
     foreground) do_foreground ;;
 esac

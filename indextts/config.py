@@ -7,6 +7,7 @@ one clear message naming the key and where it can be fixed.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
@@ -56,6 +57,28 @@ class ServerSettings(_Section):
     concurrency_limit: int = Field(8, ge=1, le=64)
     max_queue: int = Field(16, ge=1, le=1000)
     max_upload_mb: int = Field(20, ge=1, le=1024)
+    # one API generation may run this long (queue wait included); it stops at the next segment. 0 = no limit
+    request_timeout_s: float = Field(600.0, ge=0, le=86400)
+    # origins of browser apps allowed to call the API cross-origin ("*" = any); empty = none (off)
+    cors_origins: list[str] = []
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins_list(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from the environment: "http://a:3000,http://b" ("" = none)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value if value is not None else []
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_exact(cls, origins: list[str]) -> list[str]:
+        # a browser sends its origin as scheme://host[:port]; anything else (a path, a trailing slash)
+        # would never match and CORS would stay silently off for it
+        for origin in origins:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(f"{origin!r} is not an origin: write scheme://host[:port] (no path, no "
+                                 f"trailing slash), e.g. http://localhost:3000, or \"*\" for any origin")
+        return origins
 
     @model_validator(mode="after")
     def _lan_needs_auth(self) -> "ServerSettings":
@@ -144,12 +167,23 @@ class Settings(_Section):
         ``overrides`` uses the same nesting as the file: {"engine": {"device": "cpu"}}.
         """
         path = Path(config_file) if config_file else DEFAULT_CONFIG
-        merged = _deep_merge(_read_yaml(path, explicit=config_file is not None), _from_env(environ or os.environ))
-        merged = _deep_merge(merged, dict(overrides or {}))
+        from_file = _read_yaml(path, explicit=config_file is not None)
+        from_env = _from_env(environ or os.environ)
+        stored = _deep_merge(from_file, from_env)
+        merged = _deep_merge(stored, dict(overrides or {}))
+        errors: list[Any] = []
         try:
             settings = cls.model_validate(merged)
         except ValidationError as exc:
-            raise ConfigError(_describe(exc, path)) from None
+            errors = list(exc.errors())
+        # A flag hides a bad value in the file or environment only for this run: the next run
+        # without the flag, or another tool reading the same file, would fail later and blame
+        # something else. So each stored value must be valid on its own. (Rules across keys are
+        # checked on the merged result only: a flag such as --no-auth may settle them.)
+        reported = {tuple(err["loc"]) for err in errors}
+        errors += [err for err in _value_errors(cls, stored) if tuple(err["loc"]) not in reported]
+        if errors:
+            raise ConfigError(_describe(errors, path, from_file, from_env))
         return settings._resolved(path.resolve().parent)
 
     def _resolved(self, base: Path) -> "Settings":
@@ -194,15 +228,45 @@ def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _describe(exc: ValidationError, path: Path) -> str:
+def _value_errors(cls: type[BaseModel], stored: dict[str, Any]) -> list[Any]:
+    """Errors of single values (wrong type, out of range, unknown key) in the file + environment."""
+    try:
+        cls.model_validate(stored)
+    except ValidationError as exc:
+        return [err for err in exc.errors() if not _is_rule_across_keys(err)]
+    return []
+
+
+def _is_rule_across_keys(err: Mapping[str, Any]) -> bool:
+    return err["type"] == "value_error" and len(err["loc"]) < 2  # raised by a section's model_validator
+
+
+def _origin(loc: list[str], path: Path, from_file: Mapping[str, Any], from_env: Mapping[str, Any]) -> str:
+    """Where the value at ``loc`` came from; the environment wins over the file, flags over both."""
+    env = ENV_PREFIX + "__".join(loc[:2]).upper()
+    if _has_key(from_env, loc[:2]):
+        return f"from the environment variable {env}"
+    if _has_key(from_file, loc[:1]) and (len(loc) < 2 or _has_key(from_file, loc[:2])):
+        return f"in {path}" + (f"; fix it there or override it with {env}" if len(loc) >= 2 else "")
+    return "from a command-line flag"
+
+
+def _has_key(tree: Mapping[str, Any], keys: list[str]) -> bool:
+    for key in keys:
+        if not isinstance(tree, Mapping) or key not in tree:
+            return False
+        tree = tree[key]
+    return True
+
+
+def _describe(errors: list[Any], path: Path, from_file: Mapping[str, Any], from_env: Mapping[str, Any]) -> str:
     lines = [f"invalid settings (from {path}, {ENV_PREFIX}* environment variables or flags):"]
-    for err in exc.errors():
+    for err in errors:
         loc = [str(p) for p in err["loc"]]
         message = err["msg"].removeprefix("Value error, ")
-        if len(loc) < 2:  # a rule across keys: the message says what to set
+        if _is_rule_across_keys(err):  # the message says what to set
             lines.append(f"  {'.'.join(loc)}: {message}")
             continue
         shown = "(hidden)" if "password" in loc[-1] else repr(err.get("input"))
-        env = ENV_PREFIX + "__".join(loc).upper()
-        lines.append(f"  {'.'.join(loc)}: {message} (got {shown}; set it in the file or with {env})")
+        lines.append(f"  {'.'.join(loc)}: {message} (got {shown} {_origin(loc, path, from_file, from_env)})")
     return "\n".join(lines)

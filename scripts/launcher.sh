@@ -32,14 +32,16 @@ free_mb() {  # free_mb DIR: megabytes available to us on DIR's filesystem
     df -Pk "$1" 2>/dev/null | awk 'NR == 2 { print int($4 / 1024) }'
 }
 
-weights_missing() {  # weights_missing CACHE_HUB: true if a manifest entry's file is absent
+weights_missing() {  # weights_missing CACHE_HUB: true if a required manifest entry's file is absent
     local hub="$1"
     python3 - "$hub" "$ROOT/cache_hub/manifest.json" <<'PYEOF' 2>/dev/null
 import json, os, sys
 hub, fallback = sys.argv[1], sys.argv[2]
 path = os.path.join(hub, "manifest.json")
 manifest = json.load(open(path if os.path.isfile(path) else fallback))
-missing = [e for e in manifest.get("entries", []) if not os.path.isfile(os.path.join(hub, e["path"]))]
+# An optional entry (the app starts without it) that cannot be built for lack of room is only a warning.
+missing = [e for e in manifest.get("entries", [])
+           if not e.get("optional") and not os.path.isfile(os.path.join(hub, e["path"]))]
 sys.exit(0 if missing else 1)
 PYEOF
 }
@@ -59,9 +61,11 @@ check_disk() {  # check_disk: enough room for what this run will write
     fi
 }
 
-check_curl() {  # check_curl CACHE_HUB: curl is required only for URL weights not yet downloaded
+# check_curl CACHE_HUB: curl is required only for required URL weights not yet downloaded. An optional
+# entry (the app starts without it) that curl would fetch is a warning: ensure_all_weights skips it too.
+check_curl() {
     command -v curl >/dev/null 2>&1 && return 0
-    local hub="$1" missing
+    local hub="$1" missing required optional
     missing=$(python3 - "$hub" "$ROOT/cache_hub/manifest.json" <<'PYEOF' 2>/dev/null || true
 import json, os, sys
 hub, fallback = sys.argv[1], sys.argv[2]
@@ -69,11 +73,17 @@ path = os.path.join(hub, "manifest.json")
 manifest = json.load(open(path if os.path.isfile(path) else fallback))
 for e in manifest.get("entries", []):
     if (e.get("source") or {}).get("kind") == "url" and not os.path.isfile(os.path.join(hub, e["path"])):
-        print(e["name"])
+        print("optional" if e.get("optional") else "required", e["name"])
 PYEOF
 )
-    if [ -n "$missing" ]; then
-        fail "curl not found, and it is needed to download: ${missing//$'\n'/, }; install it (apt-get install -y curl)"
+    required=$(sed -n 's/^required //p' <<< "$missing")
+    optional=$(sed -n 's/^optional //p' <<< "$missing")
+    if [ -n "$required" ]; then
+        fail "curl not found, and it is needed to download: ${required//$'\n'/, }; install it (apt-get install -y curl)"
+    fi
+    if [ -n "$optional" ]; then
+        warn "curl not found: the optional ${optional//$'\n'/, } cannot be downloaded; the app starts without it (apt-get install -y curl adds it)"
+        return 0
     fi
     warn "curl not found: fine for now (no weights to download), but install it for URL weights (apt-get install -y curl)"
 }
@@ -269,29 +279,57 @@ for pid in sorted(pids):
 PYEOF
 }
 
+foreign_port_holders() {  # foreign_port_holders PORT: "PID N: command" for each holder that is not this app
+    local pid
+    for pid in $(port_holders "$1"); do
+        is_our_app "$pid" || echo "PID $pid: $(cmdline_of "$pid")"
+    done
+}
+
+fail_port_taken() {  # fail_port_taken PORT HOLDERS: HOLDERS as foreign_port_holders prints them
+    fail "port $1 is in use by another program (${2//$'\n'/; }); it was left running: stop it yourself, or start on another port with --port N"
+}
+
+fail_port_hidden() {  # fail_port_hidden PORT
+    fail "port $1 is in use by a program this user cannot see (another user's process?); choose another port with --port N"
+}
+
+# refuse_port_of_others HOST PORT: fails when PORT is held by another program (named with its PID
+# and command, and left alone); returns 0 when PORT is free, 1 when this app (or nothing that this
+# user can see) holds it.
+refuse_port_of_others() {
+    local host="$1" port="$2" rc=0 foreign
+    port_is_free "$host" "$port" && return 0 || rc=$?
+    [ $rc -eq 2 ] && fail "cannot bind $host:$port (not an address of this machine?); check server.host"
+    foreign=$(foreign_port_holders "$port")
+    [ -z "$foreign" ] || fail_port_taken "$port" "$foreign"
+    return 1
+}
+
+# check_port_before_stopping HOST PORT: runs before the running instance is stopped, so that a start
+# that cannot have its port leaves that instance serving. Free, or held by this app, is fine
+# (free_port_or_fail stops it later).
+check_port_before_stopping() {
+    refuse_port_of_others "$1" "$2" && return 0
+    [ -n "$(port_holders "$2")" ] || fail_port_hidden "$2"
+}
+
 # free_port_or_fail HOST PORT: an own stale instance holding the port is stopped; anything
 # else holding it is reported (PID and command) and left alone.
 free_port_or_fail() {
-    local host="$1" port="$2" pid foreign=() rc=0
-    port_is_free "$host" "$port" && return 0 || rc=$?
-    [ $rc -eq 2 ] && fail "cannot bind $host:$port (not an address of this machine?); check server.host"
+    local host="$1" port="$2" pid
+    refuse_port_of_others "$host" "$port" && return 0
     for pid in $(port_holders "$port"); do
         if is_our_app "$pid"; then
             say "stopping an earlier instance of this app on port $port (PID $pid)"
             stop_pid "$pid" "$S_STOP_TIMEOUT" || fail "could not stop the earlier instance (PID $pid) on port $port"
-        else
-            foreign+=("PID $pid: $(cmdline_of "$pid")")
         fi
     done
-    if [ ${#foreign[@]} -gt 0 ]; then
-        local IFS=';'
-        fail "port $port is in use by another program (${foreign[*]}); it was left running: stop it yourself, or start on another port with --port N"
-    fi
     # Our own instance may take a moment to release the socket.
     local tries=30
     while ! port_is_free "$host" "$port"; do
         tries=$((tries - 1))
-        [ $tries -gt 0 ] || fail "port $port is in use by a program this user cannot see (another user's process?); choose another port with --port N"
+        [ $tries -gt 0 ] || fail_port_hidden "$port"
         sleep 0.1
     done
 }

@@ -58,6 +58,7 @@ fetch_weight() {
     WEIGHT_FETCH_ERROR=""
     case "$size" in ''|*[!0-9]*) WEIGHT_FETCH_ERROR="$name: invalid size '$size'"; return 1 ;; esac
     [[ "$sha" =~ ^[0-9a-f]{64}$ ]] || { WEIGHT_FETCH_ERROR="$name: invalid sha256 '$sha'"; return 1; }
+    command -v curl >/dev/null 2>&1 || { WEIGHT_FETCH_ERROR="$name: curl not found (apt-get install -y curl)"; return 1; }
     mkdir -p -- "$(dirname -- "$dest")" || { WEIGHT_FETCH_ERROR="$name: cannot create $(dirname -- "$dest")"; return 1; }
     local tries=0 max_tries=$((WEIGHTS_RESUME_ATTEMPTS + 2)) restarted=0 started=$SECONDS
     local resumed_from; resumed_from=$(_weights_size "$part")

@@ -60,3 +60,29 @@ def test_lan_without_auth_is_refused_and_secrets_are_not_echoed(tmp_path):
     with pytest.raises(ConfigError) as info:
         Settings.load(path, environ={"INDEXTTS_SERVER__AUTH_USER": "me", "INDEXTTS_SERVER__AUTH_PASSWORD": ["x"]})
     assert "(hidden)" in str(info.value)
+
+
+def test_bad_value_in_the_file_is_reported_even_when_an_override_replaces_it(tmp_path):
+    # `port: "abc"` with --port used to pass here and fail later, in another tool, blaming the weights.
+    path = write(tmp_path, 'server:\n  port: "abc"\nengine:\n  device: gpu\n')
+    with pytest.raises(ConfigError) as info:
+        Settings.load(path, overrides={"server": {"port": 8000}, "engine": {"device": "cpu"}}, environ={})
+    message = str(info.value)
+    assert f"server.port: Input should be a valid integer, unable to parse string as an integer (got 'abc' in {path}" \
+        in message
+    assert f"engine.device: Input should be 'auto', 'cpu' or 'cuda' (got 'gpu' in {path}" in message
+
+
+def test_message_says_where_the_bad_value_came_from(tmp_path):
+    path = write(tmp_path, "engine:\n  threads: two\n")
+    with pytest.raises(ConfigError, match=r"engine\.threads: .*\(got 'x' from the environment variable "
+                                          r"INDEXTTS_ENGINE__THREADS\)"):
+        Settings.load(path, environ={"INDEXTTS_ENGINE__THREADS": "x"})
+    with pytest.raises(ConfigError, match=r"server\.port: .*\(got 99999 from a command-line flag\)"):
+        Settings.load(write(tmp_path, ""), overrides={"server": {"port": 99999}}, environ={})
+
+
+def test_rule_across_keys_may_be_settled_by_an_override(tmp_path):
+    path = write(tmp_path, "server:\n  listen: true\n")  # alone: refused (LAN without auth)
+    settings = Settings.load(path, overrides={"server": {"allow_no_auth": True}}, environ={})
+    assert settings.server.listen and settings.server.allow_no_auth

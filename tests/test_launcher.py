@@ -8,6 +8,7 @@ and stops what it started (only PIDs it started, after checking their command li
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -143,6 +144,23 @@ def foreign_listener():
         proc.wait(timeout=5)
 
 
+def path_without(tmp_path: Path, *names: str) -> str:
+    """A PATH folder with every tool on PATH except those whose names start with one of ``names``.
+
+    The caller's PATH comes first, so the launcher finds the same python3 as usual (another one
+    would change the venv's stamp and make every later start reinstall the packages).
+    """
+    bin_dir = tmp_path / ("bin-" + "-".join(names))
+    bin_dir.mkdir()
+    system = ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+    folders = os.environ.get("PATH", "").split(os.pathsep) + system
+    for d in filter(None, folders):
+        for tool in Path(d).iterdir() if Path(d).is_dir() else ():
+            if not tool.name.startswith(names) and not (bin_dir / tool.name).exists():
+                (bin_dir / tool.name).symlink_to(tool)
+    return str(bin_dir)
+
+
 def ok_line(out: str) -> str:
     lines = [line for line in out.splitlines() if line.startswith("STARTUP_OK")]
     assert len(lines) == 1, out
@@ -254,6 +272,25 @@ def test_port_holder_lookup_without_ss(foreign_listener):
     assert proc_scan.split() == [str(holder.pid)] and ss.split() == [str(holder.pid)]
 
 
+@pytest.mark.parametrize("action", [(), ("--restart",)])
+def test_other_port_held_by_a_foreign_process_leaves_the_running_instance_alone(launcher, foreign_listener, action):
+    # Issue 15 item 7: the running instance used to be stopped first, then the start failed on the
+    # port and nothing was left running.
+    assert launcher.run().returncode == 0
+    running = launcher.pid()
+    other_port = free_port()
+    holder = foreign_listener(other_port)
+
+    result = launcher.run(*action, "--port", str(other_port))
+    assert result.returncode == 1, result.stdout
+    assert (f"STARTUP_FAILED: port {other_port} is in use by another program (PID {holder.pid}:"
+            in result.stdout), result.stdout
+    assert "stopping the running instance" not in result.stdout
+    assert alive(running) and launcher.pid() == running
+    assert http_get(f"http://127.0.0.1:{launcher.port}/healthz") == (200, {"status": "ok"})
+    assert holder.poll() is None
+
+
 # ---------------------------------------------------------------- failures
 
 
@@ -310,6 +347,62 @@ def test_invalid_settings_and_bad_flags(launcher):
     assert help_.returncode == 0 and "--foreground" in help_.stdout and "--listen" in help_.stdout
 
 
+@pytest.mark.parametrize(
+    "yaml_text, flags, key, value",
+    [
+        ('server:\n  port: "abc"\n', (), "server.port", "'abc'"),  # --port N is always passed here
+        ("engine:\n  threads: two\n", ("--", "--threads", "2"), "engine.threads", "'two'"),
+        ("engine:\n  device: gpu\n", ("--", "--device", "cpu"), "engine.device", "'gpu'"),
+    ],
+)
+def test_bad_value_in_the_config_file_is_named_even_when_a_flag_overrides_it(launcher, tmp_path, yaml_text,
+                                                                              flags, key, value):
+    # Issue 15 item 10: `port: "abc"` with --port ended in STARTUP_FAILED blaming the weights.
+    config = tmp_path / "my-config.yaml"
+    config.write_text(yaml_text)
+    result = launcher.run("--config", str(config), *flags,
+                          env={"INDEXTTS_PATHS__CACHE_HUB": str(ROOT / "cache_hub")})
+    assert result.returncode == 1, result.stdout
+    assert "STARTUP_FAILED: invalid settings" in result.stdout, result.stdout
+    named = [line for line in result.stdout.splitlines() if line.strip().startswith(key + ":")]
+    assert len(named) == 1 and f"got {value} in {config}" in named[0], result.stdout
+    assert "weights" not in result.stdout.lower() and "STARTUP_OK" not in result.stdout
+    assert launcher.pid() is None
+
+
+def test_config_rule_settled_by_a_launcher_flag_reaches_the_weights_step(launcher, tmp_path):
+    # listen: true in the file needs auth, and --no-auth settles it: every step must see the flag.
+    config = tmp_path / "lan.yaml"
+    config.write_text("server:\n  listen: true\n")
+    result = launcher.run("--config", str(config), "--no-auth",
+                          env={"INDEXTTS_PATHS__CACHE_HUB": str(ROOT / "cache_hub")})
+    assert result.returncode == 0, result.stdout
+    assert "NO AUTH" in ok_line(result.stdout)
+
+
+def test_weights_step_reads_the_config_file_given_with_config(launcher, tmp_path):
+    # The weights step used to read the repo's config.yaml whatever --config said.
+    hub = tmp_path / "hub"
+    (hub / "m").mkdir(parents=True)
+    (hub / "m" / "model.bin").write_bytes(b"x")
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+    entry = {"name": "remote-model", "path": "m/model.bin", "sha256": hashlib.sha256(b"x").hexdigest(), "size": 1,
+             "source": {"kind": "url"}, "url": "http://127.0.0.1:9/model.bin", "expires_at": soon,
+             "object_key": "p/model.bin"}
+    (hub / "manifest.json").write_text(json.dumps({"format": 1, "entries": [entry]}))
+    launcher.env = {k: v for k, v in launcher.env.items() if not k.startswith("AWS_")}  # no credentials here
+    env = {"INDEXTTS_PATHS__CACHE_HUB": str(hub), "AWS_CONFIG_FILE": str(tmp_path / "none"),
+           "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+    renewal = "a download link has expired or expires soon"
+
+    default = launcher.run(env=env)  # weights.renew_margin_s: 1 day in the shipped config.yaml
+    assert default.returncode == 0 and renewal in default.stdout, default.stdout
+    config = tmp_path / "no-renewal.yaml"
+    config.write_text("weights:\n  renew_margin_s: 0\n")
+    custom = launcher.run("--config", str(config), env=env)
+    assert custom.returncode == 0 and renewal not in custom.stdout, custom.stdout
+
+
 def test_listen_needs_auth_unless_no_auth(launcher):
     refused = launcher.run("--listen")
     assert refused.returncode == 1
@@ -333,16 +426,7 @@ def test_disk_space_and_missing_tools_are_clear(launcher, tmp_path):
     assert full.returncode == 1 and "STARTUP_FAILED: not enough disk space" in full.stdout
 
     # A PATH with everything but python3 (and one without curl while a URL weight is missing).
-    def path_without(*names: str) -> str:
-        bin_dir = tmp_path / ("bin-" + "-".join(names))
-        bin_dir.mkdir()
-        for d in ("/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"):
-            for tool in Path(d).iterdir() if Path(d).is_dir() else ():
-                if not tool.name.startswith(names) and not (bin_dir / tool.name).exists():
-                    (bin_dir / tool.name).symlink_to(tool)
-        return str(bin_dir)
-
-    no_python = launcher.run(env={"PATH": path_without("python")})
+    no_python = launcher.run(env={"PATH": path_without(tmp_path, "python")})
     assert no_python.returncode == 1 and "STARTUP_FAILED: python3 not found" in no_python.stdout
 
     hub = tmp_path / "hub"
@@ -350,9 +434,23 @@ def test_disk_space_and_missing_tools_are_clear(launcher, tmp_path):
     entry = {"name": "remote-model", "path": "remote/model.bin", "sha256": "0" * 64, "size": 1,
              "source": {"kind": "url"}, "url": "http://127.0.0.1:9/model.bin", "expires_at": None}
     (hub / "manifest.json").write_text(json.dumps({"format": 1, "entries": [entry]}))
-    no_curl = launcher.run(env={"PATH": path_without("curl"), "INDEXTTS_PATHS__CACHE_HUB": str(hub)})
+    no_curl = launcher.run(env={"PATH": path_without(tmp_path, "curl"), "INDEXTTS_PATHS__CACHE_HUB": str(hub)})
     assert no_curl.returncode == 1
     assert "STARTUP_FAILED: curl not found, and it is needed to download: remote-model" in no_curl.stdout
+
+
+def test_optional_url_weight_without_curl_is_a_warning(launcher, tmp_path):
+    # An optional entry (the app starts without it) that only curl could fetch must not stop a start.
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    entry = {"name": "extra-voices", "path": "extra/voices.bin", "sha256": "0" * 64, "size": 1,
+             "source": {"kind": "url"}, "optional": True, "url": "http://127.0.0.1:9/voices.bin",
+             "expires_at": None}
+    (hub / "manifest.json").write_text(json.dumps({"format": 1, "entries": [entry]}))
+    result = launcher.run(env={"PATH": path_without(tmp_path, "curl"), "INDEXTTS_PATHS__CACHE_HUB": str(hub)})
+    assert result.returncode == 0, result.stdout
+    assert "curl not found: the optional extra-voices cannot be downloaded" in result.stdout
+    assert ok_line(result.stdout) == f"STARTUP_OK http://127.0.0.1:{launcher.port}"
 
 
 def test_foreground_execs_the_app_with_the_launchers_pid(launcher):

@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="weights folder (default: $INDEXTTS_CACHE_HUB or <repo>/cache_hub)")
     parser.add_argument("--manifest", type=Path, default=None,
                         help="manifest file (default: <cache-hub>/manifest.json, else the repo's)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="settings file whose weights: section applies (default: the repo's config.yaml)")
     sub = parser.add_subparsers(dest="command", required=True)
     ensure_help = ("verify every file; build missing or corrupt embedded ones. An optional one that cannot be "
                    "built (kokoro-voices-all needs Node.js and npm once) is a warning naming what is missing, "
@@ -184,6 +186,8 @@ def _cron(action: str, args: argparse.Namespace, settings: Settings) -> int:
         extra += ["--cache-hub", str(args.cache_hub.resolve())]
     if args.manifest:
         extra += ["--manifest", str(args.manifest.resolve())]
+    if args.config:
+        extra += ["--config", str(args.config.resolve())]
     block = cron.cron_block(PROJECT_ROOT, Path(sys.executable), settings.paths.logs / "renew.log",
                             profile=args.profile, extra_args=extra)
     if action == "print":
@@ -217,7 +221,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"AWS credentials found ({getattr(creds, 'method', 'unknown source')})", file=sys.stderr)
         return 0
     if args.command in ("plan", "publish", "refresh", "cron"):
-        settings = Settings.load()
+        settings = Settings.load(args.config)
         handler = {"plan": _plan, "publish": _publish, "refresh": _refresh}.get(args.command)
         if handler is None:
             return _cron(args.action, args, settings)
