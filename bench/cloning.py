@@ -85,7 +85,7 @@ def main() -> None:
     def embed(clips: list[tuple[np.ndarray, int]]) -> np.ndarray:
         return ve.embed_speaker([preprocess_wav(a, sr) for a, sr in clips])
 
-    def speak(voice: str) -> list[np.ndarray]:
+    def speak(voice) -> list[np.ndarray]:
         return [engine.synthesize(t, voice=voice, lang="en").audio for t in EVAL_TEXTS]
 
     def heard(clips: list[np.ndarray]) -> tuple[float, list[str]]:
@@ -106,7 +106,7 @@ def main() -> None:
         started = time.perf_counter()
         info = engine.clone_voice(REFS / name / "fit.wav", steps=args.steps)
         fit_s = time.perf_counter() - started
-        clone_audio = speak(info["voice"])
+        clone_audio = speak(info["voice_value"])
         sims = {v: float(embed([(a, 24000) for a in stock_audio[v]]) @ ref_emb) for v in stock}
         best = max(sims, key=sims.get)
         sim = float(embed([(a, 24000) for a in clone_audio]) @ ref_emb)

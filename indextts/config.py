@@ -168,7 +168,7 @@ class Settings(_Section):
         """
         path = Path(config_file) if config_file else DEFAULT_CONFIG
         from_file = _read_yaml(path, explicit=config_file is not None)
-        from_env = _from_env(environ or os.environ)
+        from_env = _from_env(os.environ if environ is None else environ)
         stored = _deep_merge(from_file, from_env)
         merged = _deep_merge(stored, dict(overrides or {}))
         errors: list[Any] = []

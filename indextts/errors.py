@@ -15,3 +15,7 @@ class WeightsError(IndexTTSError):
 
 class ConfigError(IndexTTSError):
     """Settings (config file, environment, flags) are invalid."""
+
+
+class Cancelled(IndexTTSError):
+    """Work stopped before its end because its caller cancelled it or the engine is closing."""

@@ -4,7 +4,7 @@ Layout (``paths.voices``):
     voices/<name>/style.safetensors   {"pack": (510, 1, 256) float32}, like a stock voice pack
     voices/<name>/meta.json           kind, base voice, similarity, pitch, created, source sha256 ...
     voices/<name>/reference.wav       the trimmed, normalised reference clip (cloned voices)
-    voices/.cache/<sha256>.safetensors + .json   one fit per clip content (reused, never refitted)
+    voices/.cache/<sha256>.steps<N>.safetensors + .json   one fit per clip content and step count (reused)
 Every file is written atomically (temp + rename); a voice folder is built beside and renamed in.
 Names: 1-40 of letters, digits, "_", "-", "." (not leading), so no name can escape the folder.
 """
@@ -20,6 +20,7 @@ import threading
 import time
 import zipfile
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import soundfile as sf
@@ -55,6 +56,16 @@ class VoiceLibrary:
         self.root = Path(root)
         self._lock = threading.RLock()
         self._packs: dict[str, torch.Tensor] = {}
+        # names that already mean another voice (set by the voice bank): why, or None when free
+        self.reserved: Callable[[str], str | None] = lambda _name: None
+
+    def check_new_name(self, name: str) -> str:
+        """``name`` checked for a saved voice: valid, and not a name that means another voice."""
+        name = check_name(name)
+        reason = self.reserved(name)
+        if reason:
+            raise InputError(f"{reason}; pick another name")
+        return name
 
     # ------------------------------------------------------------------ read
     @property
@@ -89,7 +100,7 @@ class VoiceLibrary:
     # ------------------------------------------------------------------ write
     def save(self, name: str, pack: torch.Tensor, meta: dict, reference: np.ndarray | None = None,
              sample_rate: int = 24000, overwrite: bool = False) -> dict:
-        name = check_name(name)
+        name = self.check_new_name(name)
         pack = _check_pack(pack)
         with self._lock:
             if name in self and not overwrite:
@@ -123,7 +134,7 @@ class VoiceLibrary:
             self._packs.pop(name, None)
 
     def rename(self, old: str, new: str) -> None:
-        old, new = check_name(old), check_name(new)
+        old, new = check_name(old), self.check_new_name(new)
         with self._lock:
             if old not in self:
                 raise InputError(f"no saved voice {old!r}")
@@ -180,25 +191,29 @@ class VoiceLibrary:
                 reference, sr = sf.read(io.BytesIO(content["reference.wav"]), dtype="float32")
             except (sf.LibsndfileError, RuntimeError):
                 reference = None
-        name = check_name(name or str(meta.get("name") or ""))
+        name = self.check_new_name(name or str(meta.get("name") or ""))
         self.save(name, pack, {**meta, "imported": True}, reference, overwrite=overwrite)
         return name
 
     # ------------------------------------------------------------------ fit cache
-    def cached_fit(self, sha256: str) -> tuple[torch.Tensor, dict] | None:
-        base = self.root / ".cache" / sha256
+    def _fit_base(self, sha256: str, steps: int) -> Path:
+        return self.root / ".cache" / f"{sha256}.steps{int(steps)}"  # a fit with other steps is another fit
+
+    def cached_fit(self, sha256: str, steps: int) -> tuple[torch.Tensor, dict] | None:
+        """The fit of the clip with this content made with ``steps`` descent steps, or None."""
+        base = self._fit_base(sha256, steps)
         try:
-            pack = load_file(str(base.with_suffix(".safetensors")))["pack"]
-            meta = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))
+            pack = load_file(str(base.with_name(base.name + ".safetensors")))["pack"]
+            meta = json.loads(base.with_name(base.name + ".json").read_text(encoding="utf-8"))
         except (OSError, ValueError, KeyError):
             return None
         return _check_pack(pack), meta
 
-    def store_fit(self, sha256: str, pack: torch.Tensor, meta: dict) -> None:
-        base = self.root / ".cache" / sha256
-        with atomic_path(base.with_suffix(".safetensors")) as tmp:
+    def store_fit(self, sha256: str, steps: int, pack: torch.Tensor, meta: dict) -> None:
+        base = self._fit_base(sha256, steps)
+        with atomic_path(base.with_name(base.name + ".safetensors")) as tmp:
             save_file({"pack": _check_pack(pack)}, str(tmp))
-        with atomic_path(base.with_suffix(".json")) as tmp:
+        with atomic_path(base.with_name(base.name + ".json")) as tmp:
             tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
 

@@ -1,9 +1,9 @@
-"""Voices by name: stock packs, this process's unsaved clones and the saved library.
+"""Voices by name: stock packs and the saved library (an unsaved clone is a ``Voice`` its owner keeps).
 
 A request names its voice once; ``VoiceBank.resolve`` turns the name into a ``Voice`` value (pack, pitch
 correction, fingerprint, kind) that the engine uses for every segment. A name may be a stock voice
-(``af_heart``: the prefix says language and gender), an OpenAI voice name (``coral``), an unsaved clone
-(``clone-...``), a saved library voice, or a mix in Kokoro's syntax (``af_bella+af_sky``,
+(``af_heart``: the prefix says language and gender), an OpenAI voice name (``coral``), a saved library
+voice, or a mix in Kokoro's syntax (``af_bella+af_sky``,
 ``af_bella(2)+af_sky(1)``: packs averaged with those weights).
 """
 
@@ -103,6 +103,20 @@ class Voice:
         return style_row(self.pack, n_tokens)
 
 
+def pack_fingerprint(pack: torch.Tensor, f0_shift_st: float) -> str:
+    """A digest of what a non-stock voice sounds like: its pack and pitch correction."""
+    digest = hashlib.blake2b(pack.detach().cpu().float().numpy().tobytes(), digest_size=16).hexdigest()
+    return f"{digest}:{f0_shift_st:g}"
+
+
+def session_voice(name: str, pack: torch.Tensor, f0_shift_st: float = 0.0) -> Voice:
+    """An unsaved clone as a ``Voice`` value: its maker (a page session, a script) keeps it and passes it to
+    the engine; it is in no shared list."""
+    pack = pack.detach().reshape(-1, 256).float().cpu()
+    shift = clamp_shift(f0_shift_st)
+    return Voice(name, pack, shift, "session", pack_fingerprint(pack, shift))
+
+
 def style_row(pack: torch.Tensor, n_tokens: int) -> torch.Tensor:
     """Row n-1 of a (510, 256) pack, as (1, 256): the style Kokoro uses for ``n_tokens`` phoneme tokens."""
     row = min(max(n_tokens, 1), pack.shape[0]) - 1
@@ -133,9 +147,28 @@ class VoiceBank:
 
     def __init__(self, packs: dict[str, torch.Tensor], library: VoiceLibrary | None = None) -> None:
         self._packs = {name: pack.reshape(pack.shape[0], -1).float() for name, pack in packs.items()}
-        self.library = library  # VoiceLibrary of saved (cloned/blended) voices, or None
-        self._transient: dict[str, torch.Tensor] = {}  # unsaved clones of this process
-        self._shifts: dict[str, float] = {}  # their pitch corrections (semitones)
+        self._library: VoiceLibrary | None = None
+        self.library = library
+
+    @property
+    def library(self) -> VoiceLibrary | None:
+        """The saved (cloned/blended) voices, or None."""
+        return self._library
+
+    @library.setter
+    def library(self, library: VoiceLibrary | None) -> None:
+        # a saved voice may not take a name that already means another voice: it could never be used
+        if library is not None:
+            library.reserved = self.reserved_reason
+        self._library = library
+
+    def reserved_reason(self, name: str) -> str | None:
+        """Why ``name`` cannot be a saved voice's name (a stock or OpenAI voice name), else None."""
+        if name in self._packs:
+            return f"{name!r} is a stock voice name"
+        if name in OPENAI_VOICES:
+            return f"{name!r} is an OpenAI voice name (it stands for {self.alias_target(name)})"
+        return None
 
     @property
     def stock_packs(self) -> dict[str, torch.Tensor]:
@@ -149,32 +182,22 @@ class VoiceBank:
     def kind(self, name: str) -> str | None:
         if name in self._packs:
             return "stock"
-        if name in self._transient:
-            return "session"
         if self.library is not None and name in self.library:
             return "cloned"
         return None
 
     def pack(self, name: str) -> torch.Tensor:
-        """The (510, 256) pack of a stock, unsaved-clone or saved voice."""
+        """The (510, 256) pack of a stock or saved voice."""
         if name in self._packs:
             return self._packs[name]
-        if name in self._transient:
-            return self._transient[name]
         if self.library is not None and name in self.library:
             return self.library.pack(name).reshape(-1, 256)
         raise InputError(f"unknown voice {name!r}; available voices: {', '.join(self.names)}")
-
-    def add_transient(self, name: str, pack: torch.Tensor, f0_shift_st: float = 0.0) -> None:
-        self._transient[name] = pack.reshape(-1, 256).float()
-        self._shifts[name] = clamp_shift(f0_shift_st)
 
     def f0_shift(self, name: str) -> float:
         """A cloned voice's pitch correction in semitones (meta ``f0_shift_st``); 0 for stock voices."""
         if name in self._packs:
             return 0.0
-        if name in self._transient:
-            return self._shifts.get(name, 0.0)
         if self.library is not None and name in self.library:
             meta = self.library.meta(name)
             return clamp_shift(meta.get("f0_shift_st", 0.0)) if isinstance(meta, dict) else 0.0
@@ -233,17 +256,15 @@ class VoiceBank:
 
     @property
     def names(self) -> list[str]:
-        """Stock voices, then this process's unsaved clones, then the library's saved voices."""
+        """Stock voices, then the library's saved voices (unsaved clones belong to whoever made them)."""
         saved = self.library.names if self.library is not None else []
-        extra = [n for n in [*sorted(self._transient), *saved] if n not in self._packs]
-        return sorted(self._packs) + list(dict.fromkeys(extra))
+        return sorted(self._packs) + [n for n in saved if n not in self._packs]
 
     def fingerprint(self, name: str) -> str:
         """Changes whenever what the voice sounds like changes (a re-saved clone, a new correction)."""
         if name in self._packs:
             return f"stock:{name}"
-        digest = hashlib.blake2b(self.pack(name).numpy().tobytes(), digest_size=16).hexdigest()
-        return f"{digest}:{self.f0_shift(name):g}"
+        return pack_fingerprint(self.pack(name), self.f0_shift(name))
 
     def style(self, name: str, n_tokens: int) -> torch.Tensor:
         """The (1, 256) style for an utterance of ``n_tokens`` phoneme tokens."""

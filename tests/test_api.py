@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,11 +24,11 @@ import torch
 
 from conftest import ROOT
 from indextts.config import Settings
-from indextts.engine import SynthesisResult
+from indextts.engine import SegmentResult, SynthesisResult
 from indextts.errors import InputError
 from indextts.server.audio_codec import FORMATS, encode
 from indextts.server.engine_holder import EngineHolder
-from indextts.voices import VoiceBank
+from indextts.voices import Voice, VoiceBank
 
 SHORT = "Testing one two three."
 
@@ -301,7 +302,8 @@ def test_flags_override_file_and_environment(tmp_path):
 # ---------------------------------------------------------------- in-process apps with fake engines
 
 class FakeEngine:
-    """Stands in for the model: half a second of tone, optionally slow (real voice bank, blank packs)."""
+    """Stands in for the model: half a second of tone per sentence, each optionally slow (real voice bank,
+    blank packs). ``rendered`` counts the segments made, so tests can see work stop."""
 
     device = "cpu"
     precision = "fp32"
@@ -313,13 +315,37 @@ class FakeEngine:
 
     def __init__(self, delay_s: float = 0.0) -> None:
         self.delay_s = delay_s
+        self.rendered = 0
 
-    def synthesize(self, text, voice=None, speed=1.0, lang="auto", **_):
+    def segments(self, text, lang="auto", max_tokens=None, first_max_tokens=None):
         if "forbidden" in text:
             raise InputError("the engine refused this text")
-        time.sleep(self.delay_s)
-        audio = (0.2 * np.sin(np.arange(12000) * 2 * np.pi * 440 / 24000)).astype(np.float32)
-        return SynthesisResult(audio, 24000, [], 0.05)
+        return [types.SimpleNamespace(text=part.strip() + ".", lang="en", phonemes="", tokens=(1, 2, 3))
+                for part in text.split(".") if part.strip()]
+
+    def stream(self, text, voice=None, speed=1.0, lang="auto", max_tokens=None, emotion=None,
+               first_max_tokens=None):
+        resolved = voice if isinstance(voice, Voice) else self.voices.resolve(voice or "jm_kumo")
+        segments = self.segments(text, lang, max_tokens, first_max_tokens)
+
+        def render():
+            for segment in segments:
+                time.sleep(self.delay_s)
+                self.rendered += 1
+                audio = (0.2 * np.sin(np.arange(12000) * 2 * np.pi * 440 / 24000)).astype(np.float32)
+                yield SegmentResult(segment.text, segment.lang, resolved.name, segment.tokens, audio, 0.0,
+                                    types.SimpleNamespace(f0=torch.zeros(8)), self.delay_s)
+        return render()
+
+    def stream_pieces(self, segments, pause_s=None):
+        return (segment.audio for segment in segments)
+
+    def join(self, segments, pause_s=None, compute_s=None):
+        audio = np.concatenate([s.audio for s in segments]) if segments else np.zeros(0, np.float32)
+        return SynthesisResult(audio, 24000, list(segments), compute_s if compute_s is not None else 0.05)
+
+    def synthesize(self, text, voice=None, speed=1.0, lang="auto", **kwargs):
+        return self.join(list(self.stream(text, voice, speed, lang, **kwargs)))
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ import soundfile as sf
 import torch
 
 from indextts.cloning.preprocess import load_reference
-from indextts.errors import InputError
+from indextts.errors import Cancelled, InputError
 from indextts.voice_library import VoiceLibrary, blend, check_name
+from indextts.voices import VoiceBank, session_voice
 
 SR = 24000
 
@@ -104,6 +105,23 @@ def test_library_round_trips_and_rejects_bad_names(tmp_path):
         blend(pack, pack, 1.5)
 
 
+def test_saved_voices_may_not_take_a_stock_or_openai_name_by_any_route(tmp_path):
+    """A saved voice named like an OpenAI voice (the alias always wins) or a stock voice could never be used:
+    saving, renaming and importing all refuse such names."""
+    lib = VoiceLibrary(tmp_path / "voices")
+    VoiceBank({"af_bella": torch.zeros(510, 1, 256), "jf_alpha": torch.zeros(510, 1, 256)}, lib)
+    pack = torch.randn(510, 1, 256)
+    lib.save("mine", pack, {"kind": "cloned"})
+    for taken, why in (("alloy", "OpenAI voice name"), ("nova", "OpenAI voice name"), ("af_bella", "stock voice")):
+        with pytest.raises(InputError, match=why):
+            lib.save(taken, pack, {})
+        with pytest.raises(InputError, match=why):
+            lib.rename("mine", taken)
+        with pytest.raises(InputError, match=why):
+            lib.import_zip(lib.export_zip("mine"), taken)
+    assert lib.names == ["mine"]
+
+
 # ---------------------------------------------------------------- fitting (model)
 @pytest.fixture()
 def cloning_engine(engine, tmp_path):
@@ -121,17 +139,18 @@ def test_fit_beats_the_best_stock_voice_and_is_cached(cloning_engine, speech_cli
     assert not info["cached"] and info["voice"].startswith("clone-")
     assert info["base_voice"] in engine.voices.stock_names
     assert info["similarity_fit"] > info["similarity_base"], info  # above the closest stock voice
-    fitted, base = engine.voices.pack(info["voice"]), engine.voices.pack(info["base_voice"])
+    fitted, base = info["voice_value"].pack, engine.voices.pack(info["base_voice"])
     assert torch.equal(fitted[:, 128:], base[:, 128:])  # the prosody half is the base voice's
     assert not torch.equal(fitted[:, :128], base[:, :128])  # the timbre half was fitted
-    result = engine.synthesize("Testing the cloned voice.", voice=info["voice"], lang="en")
+    assert info["voice"] not in engine.voices.names  # an unsaved clone is its maker's, in no shared list
+    result = engine.synthesize("Testing the cloned voice.", voice=info["voice_value"], lang="en")
     assert result.duration_s > 0.8 and np.isfinite(result.audio).all()
     started = time.perf_counter()
     again = engine.clone_voice(speech_clip[0], name="keeper", save=True, steps=6)
     assert again["cached"] and time.perf_counter() - started < min(5.0, first / 2)
     assert again["voice"] == "keeper" and "keeper" in engine.voices.names
     assert engine.voices.kind("keeper") == "cloned"
-    assert torch.allclose(engine.voices.style("keeper", 20), engine.voices.style(info["voice"], 20))
+    assert torch.allclose(engine.voices.style("keeper", 20), info["voice_value"].style(20))
     mixed = engine.blend_voices("keeper", "jm_kumo", 0.5, "half")
     assert mixed["kind"] == "blend" and "half" in engine.voices.names
     assert abs(info["f0_shift_st"]) <= 8 and engine.voices.f0_shift("keeper") == info["f0_shift_st"]
@@ -143,11 +162,72 @@ def test_fit_beats_the_best_stock_voice_and_is_cached(cloning_engine, speech_cli
 def test_a_fit_cached_by_an_older_method_is_fitted_again(cloning_engine, speech_clip):
     engine = cloning_engine
     sha = load_reference(speech_clip[0]).sha256
-    engine.voices.library.store_fit(sha, engine.voices.pack("jm_kumo").reshape(-1, 1, 256),
+    engine.voices.library.store_fit(sha, 2, engine.voices.pack("jm_kumo").reshape(-1, 1, 256),
                                     {"kind": "cloned", "base_voice": "jm_kumo", "sha256": sha})
     info = engine.clone_voice(speech_clip[0], steps=2)
     assert not info["cached"] and info["fit_method"] >= 4
     assert engine.clone_voice(speech_clip[0], steps=2)["cached"]
+
+
+def test_the_fit_cache_is_per_step_count(cloning_engine, speech_clip):
+    """A clip fitted with few steps is not returned for a request with more (or the default)."""
+    engine = cloning_engine
+    quick = engine.clone_voice(speech_clip[0], steps=1)
+    assert not quick["cached"] and quick["steps"] == 1
+    more = engine.clone_voice(speech_clip[0], steps=3)
+    assert not more["cached"] and more["steps"] == 3
+    assert engine.clone_voice(speech_clip[0], steps=1)["cached"]
+
+
+def test_speech_goes_on_during_a_fit_and_a_fit_can_be_cancelled(cloning_engine, speech_clip):
+    """A fit's model work takes turns with speech: a short request made mid-fit is answered within about
+    one fit step plus its own segment, long before the fit ends; a cancelled fit stops at its next step."""
+    import threading
+
+    engine = cloning_engine
+    steps = 14
+    descending = threading.Event()
+    outcome: dict = {}
+
+    def progress(_fraction: float, message: str) -> None:
+        if message.startswith("fitting: step 2/"):
+            descending.set()
+
+    def fit() -> None:
+        started = time.perf_counter()
+        outcome["info"] = engine.clone_voice(speech_clip[0], steps=steps, progress=progress)
+        outcome["fit_s"] = time.perf_counter() - started
+
+    worker = threading.Thread(target=fit)
+    worker.start()
+    assert descending.wait(120)
+    started = time.perf_counter()
+    engine.synthesize("Still here.", voice="jm_kumo", lang="en")
+    waited = time.perf_counter() - started
+    fit_running_after_speech = worker.is_alive()
+    worker.join(300)
+    assert "info" in outcome and not outcome["info"]["cached"]
+    assert fit_running_after_speech, "the speech request waited for the whole fit"
+    assert waited < outcome["fit_s"] / 3, (waited, outcome["fit_s"])  # the old lock: the rest of the fit
+
+    cancel = threading.Event()
+    errors: list[BaseException] = []
+
+    def cancel_at_step_two(_fraction: float, message: str) -> None:
+        if message.startswith("fitting: step 2/"):
+            cancel.set()
+
+    def cancelled_fit() -> None:
+        try:
+            engine.clone_voice(speech_clip[0], steps=steps + 1, progress=cancel_at_step_two, cancel=cancel)
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            errors.append(exc)
+
+    worker = threading.Thread(target=cancelled_fit)
+    worker.start()
+    worker.join(120)
+    assert not worker.is_alive() and len(errors) == 1 and isinstance(errors[0], Cancelled), errors
+    assert engine.voices.library.cached_fit(load_reference(speech_clip[0]).sha256, steps + 1) is None
 
 
 def test_stock_voice_statistics_are_measured_once_and_kept_on_disk(engine, tmp_path, monkeypatch):
@@ -244,12 +324,12 @@ def test_voice_pitch_shift_is_on_the_f0_curve_and_adds_to_emotion(engine):
     assert torch.equal(up[f0 == 0], f0[f0 == 0]) and torch.allclose(up[f0 > 0], 2 * f0[f0 > 0])
     assert engine.voices.f0_shift("jm_kumo") == 0.0
     text = "The small boat drifted slowly along the river."
-    engine.voices.add_transient("kumo-up3", engine.voices.pack("jm_kumo"), 3.0)
+    up3 = session_voice("kumo-up3", engine.voices.pack("jm_kumo"), 3.0)
     ratio = 2 ** (3 / 12)
-    plain, shifted = (engine.synthesize(text, voice=v, lang="en") for v in ("jm_kumo", "kumo-up3"))
+    plain, shifted = (engine.synthesize(text, voice=v, lang="en") for v in ("jm_kumo", up3))
     assert f0_ratio(plain, shifted) == pytest.approx(ratio, rel=0.01)
     happy = spec_from_request(vector={"happy": 1.0})
-    plain, shifted = (engine.synthesize(text, voice=v, lang="en", emotion=happy) for v in ("jm_kumo", "kumo-up3"))
+    plain, shifted = (engine.synthesize(text, voice=v, lang="en", emotion=happy) for v in ("jm_kumo", up3))
     assert f0_ratio(plain, shifted) == pytest.approx(ratio, rel=0.01)  # the shifts add
     prosody = plain.segments[0].prosody
     assert voice_shifted(prosody, 0.0) is prosody  # no shift: untouched
@@ -260,7 +340,7 @@ def test_api_create_list_speak_delete(live_server, speech_clip):
     url = live_server.url
     with open(speech_clip[0], "rb") as fh:
         r = httpx.post(f"{url}/v1/voices", files={"file": ("ref.flac", fh, "audio/flac")},
-                       data={"name": "api_voice", "steps": "4"}, timeout=300)
+                       data={"name": "api_voice"}, timeout=600)  # default steps: the page test reuses it
     assert r.status_code == 200, r.text
     assert r.json()["id"] == "api_voice"
     listed = {v["id"]: v for v in httpx.get(f"{url}/v1/voices").json()["voices"]}
@@ -292,4 +372,8 @@ def test_page_clones_through_gradio_client(live_server, speech_clip):
     found = re.search(r"\*\*(clone-[0-9a-f]{8})\*\*", message)
     assert found and "similarity" in message and "reused" in message, message
     voice = found.group(1)
-    assert voice in client.predict(api_name="/voices")
+    # the unsaved clone is this client session's: it speaks with it, and no shared list shows it
+    audio, *_ = client.predict("Hello from my clone.", voice, 1.0, "en", 400, 0.25, "wav", "en",
+                               api_name="/synthesize")
+    assert sf.info(audio).duration > 0.5
+    assert voice not in client.predict(api_name="/voices")

@@ -318,7 +318,7 @@ def test_cloning_is_device_clean(gpu_engine, monkeypatch):
                                  voice="jf_alpha", lang="en").audio
     with DeviceAudit(gpu_engine.model) as audit:
         info = gpu_engine.clone_voice((24000, clip), steps=2)
-        result = gpu_engine.synthesize("Testing the cloned voice.", voice=info["voice"], lang="en")
+        result = gpu_engine.synthesize("Testing the cloned voice.", voice=info["voice_value"], lang="en")
     assert not info["cached"] and result.duration_s > 0.5
     assert_clean(audit)
 

@@ -146,5 +146,5 @@ def test_cuda_smoke(precision, tmp_path):
     assert len(pieces) == 2 and all(np.isfinite(p.audio).all() for p in pieces)
     reference = engine.synthesize("A short clip to clone from, read by a stock voice.", voice="jf_alpha")
     cloned = engine.clone_voice((24000, reference.audio), steps=2)
-    speech = engine.synthesize("Speaking with the cloned voice.", voice=cloned["voice"])
+    speech = engine.synthesize("Speaking with the cloned voice.", voice=cloned["voice_value"])
     assert speech.duration_s > 0.5 and np.isfinite(speech.audio).all()

@@ -58,10 +58,12 @@ FIRST_CUT_CASES = [
 @slow
 @pytest.mark.parametrize(("lang", "text", "head"), FIRST_CUT_CASES, ids=[c[0] for c in FIRST_CUT_CASES])
 def test_first_max_tokens_cuts_the_first_sentence_at_a_clause(engine, lang, text, head):
-    whole = engine.segments(text, lang=lang)
+    whole = engine.segments(text, lang=lang, first_max_tokens=0)  # 0: no cut
     cut = engine.segments(text, lang=lang, first_max_tokens=48)
     assert len(whole[0].tokens) > 48  # the case is real: the first sentence is over the limit
     assert cut[0].text == head and len(cut[0].tokens) <= 48
+    assert cut[0].ends == "clause" and cut[1].ends == "sentence" and whole[0].ends == "sentence"
+    assert engine.segments(text, lang=lang) == cut  # engine.stream_first_tokens (48) is the default everywhere
     assert len(cut) == len(whole) + 1  # the first sentence became two segments; the rest is as before
     assert squashed(cut[0].text + cut[1].text) == squashed(whole[0].text)
     assert [s.text for s in cut[2:]] == [s.text for s in whole[1:]]
@@ -69,24 +71,50 @@ def test_first_max_tokens_cuts_the_first_sentence_at_a_clause(engine, lang, text
     assert [s.tokens for s in cut[2:]] == [s.tokens for s in whole[1:]]
 
 
+# first sentences over 48 tokens whose first clause break comes too late: never cut inside a clause
+NO_EARLY_BREAK = [
+    "When the morning train finally arrived at the station the passengers hurried onto the platform. Go.",
+    "The history of this small town goes back many centuries to a time when the first farmers settled by the "
+    "river, and it has grown slowly ever since. Today it is a busy place.",
+]
+
+
 @slow
-def test_first_max_tokens_without_a_short_clause_cuts_at_a_word_and_leaves_short_sentences_alone(engine):
-    text = "When the morning train finally arrived at the station the passengers hurried onto the platform. Go."
+@pytest.mark.parametrize("text", NO_EARLY_BREAK, ids=["no-break", "late-break"])
+def test_a_first_sentence_without_an_early_clause_break_is_not_cut(engine, text):
     cut = engine.segments(text, lang="en", first_max_tokens=32)
-    assert len(cut[0].tokens) <= 32 and text.startswith(cut[0].text)
-    assert text[len(cut[0].text)] == " "  # at a word boundary, not inside a word
-    assert squashed("".join(s.text for s in cut)) == squashed(text)
+    assert len(cut[0].tokens) > 32  # over the head budget, and still whole (before: cut after a word)
+    assert cut == engine.segments(text, lang="en", first_max_tokens=0)
+    assert [s.ends for s in cut] == ["sentence"] * len(cut)
     short = "The library opens at nine. Please be on time."
-    assert engine.segments(short, first_max_tokens=48) == engine.segments(short)
+    assert engine.segments(short, first_max_tokens=48) == engine.segments(short, first_max_tokens=0)
 
 
 @slow
-@pytest.mark.parametrize("bad", [0, 5, 15, 511, 10_000])
+@pytest.mark.parametrize("bad", [5, 15, 511, 10_000])
 def test_a_bad_first_max_tokens_is_named(engine, bad):
     with pytest.raises(InputError, match=f"must be 16-510, got {bad}"):
         engine.segments("Hello there.", first_max_tokens=bad)
     with pytest.raises(InputError, match="must be 16-510"):
         engine.stream("Hello there.", first_max_tokens=bad)  # fails before any audio is made
+
+
+@slow
+def test_a_clause_cut_is_followed_by_a_clause_pause_not_a_sentence_pause(engine):
+    from indextts.engine import CLAUSE_PAUSE_S
+
+    segments = list(engine.stream(FIRST_CUT_CASES[0][1], voice="af_heart", lang="en"))
+    assert [s.ends for s in segments] == ["clause", "sentence", "sentence"]
+    pause = 0.25
+    joined = engine.join(segments, pause)
+    gaps = [int(CLAUSE_PAUSE_S * RATE), int(pause * RATE)]
+    assert CLAUSE_PAUSE_S < pause
+    assert len(joined.audio) == sum(len(s.audio) for s in segments) + sum(gaps)
+    second = len(segments[0].audio)
+    assert not joined.audio[second:second + gaps[0]].any()  # the clause pause is silence
+    assert np.abs(joined.audio[second + gaps[0]:second + gaps[0] + len(segments[1].audio)]).max() > 0.05
+    assert len(engine.join(segments, 0.1).audio) == sum(len(s.audio) for s in segments) + 2 * int(0.1 * RATE)
+    assert len(engine.join(segments, 0.0).audio) == sum(len(s.audio) for s in segments)  # never more than asked
 
 
 # ---------------------------------------------------------------- streamed pieces == the joined clip
@@ -366,7 +394,7 @@ def float_model(settings):
 
 
 def _inputs(engine, text: str, lang: str, voice: str):
-    (segment,) = engine.segments(text, lang=lang)
+    (segment,) = engine.segments(text, lang=lang, first_max_tokens=0)  # one segment: the sentence whole
     style = engine.voices.style(voice, len(segment.tokens))
     tokens = torch.tensor([[0, *segment.tokens, 0]], dtype=torch.long)
     return tokens, style
@@ -518,6 +546,32 @@ def test_stream_bad_input_is_a_json_error_before_any_audio(live_server):
     response = speech(live_server.url, input="🙂🙂🙂", response_format="pcm", stream=True)
     assert response.status_code == 400 and "nothing that can be spoken" in response.json()["error"]["message"]
     assert metric(live_server.url, "indextts_generations_in_progress") == 0  # the slot was given back
+
+
+@slow
+@pytest.mark.parametrize(("text", "first"), [
+    (NO_EARLY_BREAK[1], NO_EARLY_BREAK[1].split(". ")[0] + "."),  # no clause break within 48 tokens: not cut
+    (FIRST_CUT_CASES[0][1], FIRST_CUT_CASES[0][2]),               # cut at its clause break
+], ids=["late-break", "early-break"])
+def test_streamed_and_whole_wav_are_the_same_samples(live_server, text, first):
+    """Issue 15 item 6: the streamed first segment was cut mid-clause ("goes back many | centuries") and got a
+    sentence pause, so the streamed audio was longer than the same request without streaming."""
+    url = live_server.url
+    streamed = stream_speech(url, input=text, response_format="wav", voice="af_heart")
+    whole = speech(url, input=text, response_format="wav", voice="af_heart")
+    assert whole.status_code == 200, whole.text
+    streamed_audio, rate = sf.read(io.BytesIO(streamed.data), dtype="int16")
+    whole_audio, whole_rate = sf.read(io.BytesIO(whole.content), dtype="int16")
+    assert rate == whole_rate == RATE
+    assert len(streamed_audio) == len(whole_audio)
+    assert np.array_equal(streamed_audio, whole_audio)  # sample for sample
+    records = {meta["request"]["stream"]: meta for meta, _ in saved_outputs(live_server, text)}
+    assert set(records) == {True, False}
+    assert [s["text"] for s in records[True]["segments"]] == [s["text"] for s in records[False]["segments"]]
+    head = records[True]["segments"][0]["text"]
+    assert head == first  # the whole first sentence, or up to a clause break: never inside a clause
+    assert head.endswith((",", ".")) and squashed("".join(s["text"] for s in records[True]["segments"])) \
+        == squashed(text)
 
 
 def server_cpu_s(pid: int) -> float:

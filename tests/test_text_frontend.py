@@ -5,7 +5,7 @@ import re
 import pytest
 
 from indextts.text import MAX_MODEL_TOKENS, Frontend, Segment, load_vocab
-from indextts.text.segment import split_clauses, split_sentences
+from indextts.text.segment import pack, split_clauses, split_sentences
 from indextts.text.vocab import clean_phonemes
 
 ZH_TONES = set("↓→↗↘")
@@ -177,6 +177,32 @@ def test_long_chinese_without_punctuation_split_at_words(fe):
     assert "".join(s.text for s in segs) == sentence
     for a, b in zip(segs, segs[1:]):                          # cuts fall between jieba words
         assert (a.text[-2:] + b.text[:2]) not in ("公园", "散步", "今天")
+
+
+def test_segments_say_where_their_text_is_cut(fe):
+    """A cut inside a sentence is marked (the engine pauses less there than between sentences)."""
+    sentence = ("The committee reviewed the applications, approved some of them, rejected the rest; then it "
+                "published a report, wrote letters to everyone involved. Done.")
+    segs = fe.segments(sentence, max_tokens=40)
+    assert len(segs) > 3 and segs[-2].text.endswith("involved.")
+    assert [s.ends for s in segs[:-2]] == ["clause"] * (len(segs) - 2)
+    assert (segs[-2].ends, segs[-1].ends) == ("sentence", "sentence")
+    words = fe.segments("one two three four five six seven eight nine ten eleven twelve thirteen", max_tokens=20)
+    assert len(words) > 1 and [s.ends for s in words] == ["word"] * (len(words) - 1) + ["sentence"]
+
+
+def test_pack_takes_the_longest_runs_that_fit_with_few_checks():
+    checked: list[str] = []
+
+    def fits(text: str) -> bool:
+        checked.append(text)
+        return len(text) <= 10
+
+    assert pack(["abc", "de", "fghij", "k", "lmnopqrstuvw", "x"], fits) == ["abcdefghij", "k", "lmnopqrstuvw", "x"]
+    assert pack([], fits) == [] and pack(["abcdefghijklmn"], fits) == ["abcdefghijklmn"]  # alone even when over
+    checked.clear()
+    assert pack(["ab"] * 1000, fits) == ["ab" * 5] * 200
+    assert len(checked) < 1000  # not one phonemization per piece
 
 
 def test_max_tokens_is_capped_at_model_limit(fe):

@@ -32,9 +32,10 @@ import hashlib
 import json
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, ContextManager
 
 import numpy as np
 import torch
@@ -250,26 +251,36 @@ class VoiceFitter:
                               for s in sentences])
 
     def fit(self, reference: np.ndarray, sample_rate: int = 24000, cfg: FitConfig = FitConfig(),
-            progress: Callable[[float, str], None] | None = None) -> FitResult:
+            progress: Callable[[float, str], None] | None = None,
+            turn: Callable[[], ContextManager] = nullcontext) -> FitResult:
+        """Fit a pack to ``reference``. Every use of the model (a descent step, a judged render, a stock
+        voice's first measurement) runs inside its own ``turn()``: the engine passes its fair lock's
+        turns there, so speech requests interleave with the fit instead of waiting for all of it (and a
+        turn may raise to cancel the fit)."""
         started = time.perf_counter()
         report = progress or (lambda _f, _m: None)
         ref = torch.from_numpy(np.ascontiguousarray(reference, dtype=np.float32)).to(self.device)
-        with torch.no_grad():
+        with turn(), torch.no_grad():
             ref_emb = self.encoder.embed(ref, sample_rate)
         ref_f0 = median_f0(reference, sample_rate)
         report(0.05, "reference analysed")
-        sims = {name: self._stock_similarity(name, ref_emb, cfg.n_sentences) for name in sorted(self.stock)}
-        base = max(self._pitch_reachable(sims, ref_f0), key=sims.get)
+        sims = {}
+        for name in sorted(self.stock):
+            with turn():
+                sims[name] = self._stock_similarity(name, ref_emb, cfg.n_sentences)
+        with turn():
+            base = max(self._pitch_reachable(sims, ref_f0), key=sims.get)
+            sentences = [self._stock_sentence(base, i) for i in range(cfg.n_sentences)]
         self._write_stats()
         base_sim = sims[base]
         report(0.15, f"closest stock voice: {base}")
-        sentences = [self._stock_sentence(base, i) for i in range(cfg.n_sentences)]
-        candidates, history = self._descend(sentences, base, ref_emb, cfg, report)
-        sim, delta, audio = self._judge(candidates, sentences, base, ref_emb)
+        candidates, history = self._descend(sentences, base, ref_emb, cfg, report, turn)
+        sim, delta, audio = self._judge(candidates, sentences, base, ref_emb, turn)
         if sim <= base_sim:  # never worse than the base voice
             delta, sim = torch.zeros_like(delta), base_sim
-            audio = self._stock_audio(base, cfg.n_sentences)
-        shift, shifted_f0 = self._pitch_correction(sentences, base, delta, audio, ref_f0, cfg)
+            with turn():
+                audio = self._stock_audio(base, cfg.n_sentences)
+        shift, shifted_f0 = self._pitch_correction(sentences, base, delta, audio, ref_f0, cfg, turn)
         report(1.0, f"done, similarity {sim:.2f}, pitch correction {shift:+.1f} st")
         offset = torch.cat([delta, torch.zeros_like(delta)], dim=1)  # the prosody half is the base's
         pack = (self.stock[base] + offset).reshape(-1, 1, 256).cpu().contiguous()  # stored like the stock packs
@@ -280,7 +291,8 @@ class VoiceFitter:
                          cfg.steps, history, round(shift, 2), shifted_f0)
 
     def _descend(self, sentences: list[_Sentence], base: str, ref_emb: torch.Tensor, cfg: FitConfig,
-                 report: Callable[[float, str], None]) -> tuple[list[torch.Tensor], list[float]]:
+                 report: Callable[[float, str], None],
+                 turn: Callable[[], ContextManager] = nullcontext) -> tuple[list[torch.Tensor], list[float]]:
         """Adam on the timbre offset in z units (delta = z * sigma); returns the iterates to judge
         (every ``judge_every``-th of the last third, the last included) and the window similarities."""
         z = torch.zeros_like(self.mu)[None].requires_grad_(True)
@@ -296,31 +308,35 @@ class VoiceFitter:
             s = sentences[step % len(sentences)]
             span = max(1, s.n_frames - cfg.window_frames)
             start = (step // len(sentences) * 23) % span if cfg.window_frames else 0
-            audio = s.render(self._timbre(base, s.n, delta), start, cfg.window_frames or None)
-            sim = self.encoder.embed(audio) @ ref_emb
-            away = (self._timbre(base, sentences[0].n, delta) - self.mu) / self.sigma
-            loss = 1 - sim + cfg.w_prior * torch.relu(away.abs() - 1).pow(2).mean()
-            history.append(float(sim.detach()))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            with torch.no_grad():
-                z.clamp_(-cfg.max_z, cfg.max_z)
+            with turn():  # forward and backward in one turn: the graph never spans another caller's work
+                audio = s.render(self._timbre(base, s.n, delta), start, cfg.window_frames or None)
+                sim = self.encoder.embed(audio) @ ref_emb
+                away = (self._timbre(base, sentences[0].n, delta) - self.mu) / self.sigma
+                loss = 1 - sim + cfg.w_prior * torch.relu(away.abs() - 1).pow(2).mean()
+                history.append(float(sim.detach()))
+                opt.zero_grad()
+                loss.backward()
+                del audio, sim, loss  # the step's graph goes now, not at the next step
+                opt.step()
+                with torch.no_grad():
+                    z.clamp_(-cfg.max_z, cfg.max_z)
             report(0.15 + 0.8 * (step + 1) / cfg.steps,
                    f"fitting: step {step + 1}/{cfg.steps}, similarity {history[-1]:.2f}")
         return candidates, history
 
     def _judge(self, candidates: list[torch.Tensor], sentences: list[_Sentence], base: str,
-               ref_emb: torch.Tensor) -> tuple[float, torch.Tensor, torch.Tensor]:
+               ref_emb: torch.Tensor,
+               turn: Callable[[], ContextManager] = nullcontext) -> tuple[float, torch.Tensor, torch.Tensor]:
         """(similarity, delta, audio) of the best iterate that still articulates like the base voice
         (``guard``), judged as the base voice was (whole fit sentences: the window losses of the descent
         compare different windows). If every iterate garbles, the best is scaled back toward the base
         until it does not; similarity -1 when nothing passes (the caller keeps the base voice)."""
-        base_audio = _numpy(self._stock_audio(base, len(sentences)))
+        with turn():
+            base_audio = _numpy(self._stock_audio(base, len(sentences)))
 
         def judge(delta: torch.Tensor) -> tuple[float, torch.Tensor, torch.Tensor, bool]:
-            audio = self._render_whole(sentences, base, delta)
-            with torch.no_grad():
+            with turn(), torch.no_grad():
+                audio = self._render_whole(sentences, base, delta)
                 sim = float(self.encoder.embed(audio) @ ref_emb)
             return sim, delta, audio, compare(_numpy(audio), base_audio).clear
 
@@ -336,7 +352,8 @@ class VoiceFitter:
         return -1.0, torch.zeros_like(best), torch.from_numpy(base_audio).to(self.device)
 
     def _pitch_correction(self, sentences: list[_Sentence], base: str, delta: torch.Tensor, audio: torch.Tensor,
-                          ref_f0: float, cfg: FitConfig) -> tuple[float, float]:
+                          ref_f0: float, cfg: FitConfig,
+                          turn: Callable[[], ContextManager] = nullcontext) -> tuple[float, float]:
         """(shift in semitones, the fit sentences' YIN median F0 with it). The base voice's F0 curve rarely
         sits at the reference's pitch, so measure the rendering and correct the rest at synthesis with a
         fixed shift on the F0 curve; one refinement pass; no shift if it does not bring the pitch closer."""
@@ -347,7 +364,9 @@ class VoiceFitter:
             return 0.0, float("nan")
         shift, shifted_f0 = clamp_shift(12 * math.log2(ref_f0 / out_yin)), out_yin
         for _ in range(cfg.pitch_passes):
-            measured = median_f0(_numpy(self._render_whole(sentences, base, delta, shift)), 24000)
+            with turn():
+                rendered = _numpy(self._render_whole(sentences, base, delta, shift))
+            measured = median_f0(rendered, 24000)
             if not math.isfinite(measured) or abs(math.log(ref_f0 / measured)) >= abs(math.log(ref_f0 / out_yin)):
                 # the shift did not bring the pitch closer (e.g. a curve mostly below the voicing
                 # threshold, where the shift barely acts): keep the voice as fitted

@@ -61,7 +61,9 @@ def _read(source) -> tuple[np.ndarray, int]:
             frames = min(f.frames if f.frames > 0 else int(MAX_READ_S * sr), int(MAX_READ_S * sr))
             audio = f.read(frames, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise InputError(f"the reference clip could not be read as audio ({exc}); upload a WAV, FLAC, "
+        # libsndfile's own words, without the Python object it was handed (<_io.BytesIO object at 0x...>)
+        reason = str(exc.error_string if isinstance(exc, sf.LibsndfileError) else exc).rstrip(".")
+        raise InputError(f"the reference clip could not be read as audio ({reason}); upload a WAV, FLAC, "
                          f"OGG or MP3 file") from None
     return audio, sr
 

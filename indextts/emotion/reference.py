@@ -59,7 +59,9 @@ def decode_clip(data: bytes | str, what: str = "the emotion reference clip") -> 
     try:
         audio, rate = sf.read(source, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise InputError(f"{what} could not be read as audio ({exc}); upload a WAV, FLAC, OGG or MP3 file") from None
+        # libsndfile's own words, without the Python object it was handed (<_io.BytesIO object at 0x...>)
+        reason = str(exc.error_string if isinstance(exc, sf.LibsndfileError) else exc).rstrip(".")
+        raise InputError(f"{what} could not be read as audio ({reason}); upload a WAV, FLAC, OGG or MP3 file") from None
     return audio.mean(axis=1), int(rate)
 
 

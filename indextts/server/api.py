@@ -11,10 +11,14 @@ Routes (all JSON errors use OpenAI's shape {"error": {"message", "type", "param"
 - ``GET  /v1/models``, ``/v1/models/{id}``, ``/v1/audio/models``  the accepted model names (all one engine)
 - ``GET  /v1/emotions``      the eight emotions, their prosody profiles and sources
 - ``POST /v1/emotion/resolve``  an emotion description -> the 8-dim vector it is read as
+- ``POST /v1/voices``, ``POST /v1/voices/blend``, ``DELETE /v1/voices/{name}``  the voice library
 
 Model calls are blocking CPU/GPU work: they run in worker threads, never on the
 event loop, behind an admission gate (``server.concurrency_limit`` running,
-``server.max_queue`` waiting, beyond that 503 "queue is full").
+``server.max_queue`` waiting, beyond that 503 "queue is full"). A generation is
+pulled one segment per worker-thread call, so between two segments it stops when
+its client has gone or ``server.request_timeout_s`` has passed (504). Bodies are
+limited while they are read: 413 before an oversized body is taken in.
 """
 
 from __future__ import annotations
@@ -24,12 +28,14 @@ import base64
 import binascii
 import json
 import logging
+import threading
 import time
 import tomllib
 import weakref
 from contextlib import asynccontextmanager
 from dataclasses import asdict, replace
 from typing import Any, AsyncIterator, Callable, Literal, NoReturn
+from urllib.parse import quote
 
 import numpy as np
 from anyio import to_thread
@@ -44,7 +50,9 @@ from ..audio import limit_peak
 from ..engine import LANGS, SPEED_RANGE, SynthesisResult
 from ..model import SAMPLE_RATE
 from ..emotion import EMOTIONS, PROFILES, resolve_text, spec_from_request
-from ..errors import InputError
+from ..errors import Cancelled, InputError
+from ..text.coverage import find_unreadable
+from ..voice_library import check_name
 from ..voices import OPENAI_VOICES
 from .audio_codec import FORMATS, PCM_MEDIA_TYPE, STREAM_FORMATS, encode, wav_stream_header
 from .engine_holder import EngineHolder, EngineNotReady
@@ -60,6 +68,8 @@ MODEL_NAMES = (MODEL_ID, "kokoro", "indextts", "tts-1", "tts-1-hd", "gpt-4o-mini
 DEFAULT_FORMAT = "mp3"  # OpenAI's default, so drop-in clients get what they expect
 RETRY_AFTER_S = 5
 MAX_BODY_BYTES = 1024 * 1024  # a JSON request body; the text limit (engine.max_chars) is far below this
+FORM_OVERHEAD_BYTES = 64 * 1024  # a voice upload's multipart framing and small fields, beyond the clip itself
+DISCONNECT_POLL_S = 0.5  # how often a running voice fit looks whether its client is still there
 
 
 def project_version() -> str:
@@ -154,8 +164,9 @@ class Admission:
         self.waiting = 0
         self._semaphore: asyncio.Semaphore | None = None
 
-    async def enter(self) -> None:
-        """Wait for a slot (raises QueueFull when too many wait); pair with ``leave``."""
+    async def enter(self, timeout_s: float | None = None) -> None:
+        """Wait for a slot (raises QueueFull when too many wait, TimeoutError after ``timeout_s``);
+        pair with ``leave``."""
         if self._semaphore is None:  # created inside the server's event loop
             self._semaphore = asyncio.Semaphore(self.limit)
         if self.running >= self.limit and self.waiting >= self.max_queue:
@@ -163,7 +174,8 @@ class Admission:
         self.waiting += 1
         self.metrics.queue_depth.set(self.waiting)
         try:
-            await self._semaphore.acquire()
+            async with asyncio.timeout(timeout_s):
+                await self._semaphore.acquire()
         finally:
             self.waiting -= 1
             self.metrics.queue_depth.set(self.waiting)
@@ -177,12 +189,73 @@ class Admission:
         self._semaphore.release()
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        await self.enter()
+    async def slot(self, timeout_s: float | None = None) -> AsyncIterator[None]:
+        await self.enter(timeout_s)
         try:
             yield
         finally:
             self.leave()
+
+
+class BodyTooLarge(Exception):
+    """A request body went past its limit while it was being read."""
+
+
+def limited_body(request: Request, limit: int) -> Request:
+    """``request`` whose body, however it is read (``form()``, ``stream()``), stops with BodyTooLarge once
+    more than ``limit`` bytes have come in: also a chunked body that declared no length."""
+    received = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        message = await request.receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge
+        return message
+
+    return Request(request.scope, receive)
+
+
+def declared_length(request: Request) -> int | None:
+    """The Content-Length the client declared (None without one, or an unreadable one)."""
+    value = request.headers.get("content-length", "")
+    return int(value) if value.isdigit() else None
+
+
+def lone_surrogate(value: Any, where: str = "") -> tuple[str, int, str] | None:
+    """The first string in a parsed JSON body (keys included) holding half a UTF-16 surrogate pair, which
+    JSON's \\ud800 escapes can carry but no text can encode: (field, position, the code point), else None."""
+    if isinstance(value, str):
+        for position, char in enumerate(value):
+            if "\ud800" <= char <= "\udfff":
+                return where or "body", position, f"U+{ord(char):04X}"
+        return None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        field = f"{where}.{key}" if where else str(key)
+        found = lone_surrogate(key, field) if isinstance(key, str) else None
+        found = found or lone_surrogate(item, field)
+        if found:
+            return found
+    return None
+
+
+class StreamCut(Exception):
+    """Raised by a streaming body to end the response without its last chunk (the client sees an
+    incomplete transfer, never a complete but shortened one)."""
+
+
+class CuttableStreamingResponse(StreamingResponse):
+    """A StreamingResponse that a ``StreamCut`` from its body ends at once, without the closing chunk;
+    the server then closes the connection."""
+
+    async def stream_response(self, send) -> None:
+        try:
+            await super().stream_response(send)
+        except StreamCut:
+            return
 
 
 def _describe_validation(errors: list[dict[str, Any]]) -> tuple[str, str | None]:
@@ -310,57 +383,141 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
     @router.post("/v1/voices", tags=["voices"])
     async def create_voice(request: Request) -> dict[str, Any]:
         """Clone a voice: multipart form with ``file`` (a reference clip, 2-15 s of speech is used) and
-        ``name`` (optional ``steps``, default the app's); fits (seconds; cached per clip), saves to the library, returns the voice. 400: bad clip/name."""
+        ``name`` (optional ``steps``, default the app's); fits (seconds; cached per clip), saves to the library,
+        returns the voice. 400: bad clip/name; 413: the upload is over ``server.max_upload_mb`` (refused by
+        its declared length before it is read, or as soon as an undeclared one passes the limit)."""
+        route = "/v1/voices"
+        started = time.monotonic()
+
+        def bad(message: str, param: str | None, status: int = 400, code: str = "invalid_value") -> NoReturn:
+            fail("invalid_request", route)
+            raise APIError(status, message, param=param, code=code)
+
         engine = engine_or_503()
-        try:
-            form = await request.form(max_files=1, max_fields=8)
+        limit_mb = settings.server.max_upload_mb
+        too_large = f"the upload is larger than {limit_mb} MB (server.max_upload_mb)"
+        if (declared_length(request) or 0) > limit_mb * 2**20 + FORM_OVERHEAD_BYTES:
+            bad(too_large, "file", 413, "request_too_large")
+        try:  # the file part is spooled to disk as it arrives; the body is cut off past the limit
+            form = await limited_body(request, limit_mb * 2**20 + FORM_OVERHEAD_BYTES).form(max_files=1,
+                                                                                           max_fields=8)
+        except BodyTooLarge:
+            bad(too_large, "file", 413, "request_too_large")
         except Exception as exc:  # malformed multipart bodies raise several parser errors
-            raise APIError(400, f"send multipart/form-data with 'file' and 'name' ({exc})", code="invalid_value") from None
-        upload, name = form.get("file"), form.get("name")
-        if upload is None or isinstance(upload, str):
-            raise APIError(400, "'file' (the reference clip) is required", param="file", code="invalid_value")
-        if not isinstance(name, str) or not name.strip():
-            raise APIError(400, "'name' is required", param="name", code="invalid_value")
-        steps = form.get("steps")
-        if steps is not None and (not isinstance(steps, str) or not steps.isdigit() or not 1 <= int(steps) <= 200):
-            raise APIError(400, f"'steps' must be a whole number 1-200, got {steps!r}", param="steps", code="invalid_value")
-        data = await upload.read()
-        if len(data) > settings.server.max_upload_mb * 2**20:
-            raise APIError(413, f"the clip is larger than {settings.server.max_upload_mb} MB", code="request_too_large")
+            bad(f"send multipart/form-data with 'file' and 'name' ({exc})", None)
         try:
-            async with admission.slot():
+            upload, name = form.get("file"), form.get("name")
+            if upload is None or isinstance(upload, str):
+                bad("'file' (the reference clip) is required", "file")
+            if not isinstance(name, str) or not name.strip():
+                bad("'name' is required", "name")
+            steps = form.get("steps")
+            if steps is not None and (not isinstance(steps, str) or not steps.isdigit()
+                                      or not 1 <= int(steps) <= 200):
+                bad(f"'steps' must be a whole number 1-200, got {steps!r}", "steps")
+            try:  # the name first: a bad one is answered before the clip is read or fitted
+                name = engine.voices.library.check_new_name(name)
+            except InputError as exc:
+                bad(str(exc), "name")
+            if name in engine.voices.library:
+                bad(f"a voice named {name!r} already exists; pick another name", "name")
+            data = await upload.read()
+        finally:
+            await form.close()  # the spooled upload goes now, not whenever it is collected
+        if len(data) > limit_mb * 2**20:
+            bad(too_large, "file", 413, "request_too_large")
+        cancel = threading.Event()  # set when the client goes away or the time is up: the fit stops
+        watcher = asyncio.create_task(_cancel_when_abandoned(request, cancel, lambda: out_of_time(started)))
+        try:
+            async with admission.slot(timeout_s=time_left(started)):
                 info = await to_thread.run_sync(lambda: engine.clone_voice(
-                    data, name=name.strip(), save=True, steps=int(steps) if steps else None))
+                    data, name=name, save=True, steps=int(steps) if steps else None, cancel=cancel))
         except QueueFull:
-            raise APIError(503, "the queue is full; try again shortly", code="queue_full",
-                           headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+            queue_full(route)
+        except TimeoutError:
+            fail("timeout", route)
+            raise APIError(504, "no slot came free within server.request_timeout_s", code="timeout") from None
+        except Cancelled as exc:
+            if not cancel.is_set():  # the engine is shutting down
+                fail("not_ready", route)
+                raise APIError(503, str(exc), code="shutting_down") from None
+            if out_of_time(started):
+                fail("timeout", route)
+                raise APIError(504, f"the voice fit ran longer than server.request_timeout_s "
+                                    f"({settings.server.request_timeout_s:g} s) and was stopped",
+                               code="timeout") from None
+            fail("cancelled", route)
+            log.info("voice fit stopped: the client closed the connection")
+            raise APIError(499, "the client closed the connection; the voice fit was stopped",
+                           code="client_closed") from None
         except InputError as exc:
-            fail("invalid_request", "/v1/voices")
-            raise APIError(400, str(exc), param="file", code="invalid_value") from None
+            bad(str(exc), "file")
+        finally:
+            watcher.cancel()
+        info.pop("voice_value", None)  # the engine's in-process value; the name is what clients use
         return {"id": info["voice"], "object": "voice", **info}
 
     @router.post("/v1/voices/blend", tags=["voices"])
     async def blend_voice(request: Request) -> dict[str, Any]:
-        """JSON {"a", "b", "weight" (0-1, share of b), "name"}: saves the blend as a library voice."""
+        """JSON {"a", "b", "weight" (0-1, share of b; default 0.5), "name"}: saves the blend as a library
+        voice. 400 names the field that is wrong."""
+        route = "/v1/voices/blend"
+        fields = ("a", "b", "weight", "name")
+
+        def bad(message: str, param: str | None) -> NoReturn:
+            fail("invalid_request", route)
+            raise APIError(400, message, param=param, code="invalid_value")
+
         engine = engine_or_503()
-        body = await _read_json(request)
+        body = await _read_json(request, expects="'a', 'b', 'weight' and 'name'")
+        unknown = [key for key in body if key not in fields]
+        if unknown:
+            bad(f"unknown field {unknown[0]!r}; the accepted fields are {', '.join(fields)}", unknown[0])
+        for field in ("a", "b", "name"):
+            if not isinstance(body.get(field), str) or not body[field].strip():
+                bad(f"'{field}' is required: " + ("the new voice's name" if field == "name" else
+                                                  "a voice name (GET /v1/voices) or a mix"), field)
+        weight = body.get("weight", 0.5)
+        number = None if isinstance(weight, bool) else _as_number(weight)
+        if number is None or not 0.0 <= number <= 1.0:
+            bad(f"'weight' must be a number 0-1 (the share of voice b), got {weight!r}", "weight")
+        for field in ("a", "b"):
+            try:
+                engine.voices.resolve(body[field])
+            except InputError as exc:
+                bad(str(exc), field)
         try:
-            meta = await to_thread.run_sync(lambda: engine.blend_voices(
-                str(body.get("a", "")), str(body.get("b", "")), float(body.get("weight", 0.5)), str(body.get("name", ""))))
-        except (InputError, TypeError, ValueError) as exc:
-            raise APIError(400, str(exc), code="invalid_value") from None
+            name = engine.voices.library.check_new_name(body["name"])
+        except InputError as exc:
+            bad(str(exc), "name")
+        if name in engine.voices.library:
+            bad(f"a voice named {name!r} already exists; pick another name or delete it first", "name")
+        try:
+            meta = await to_thread.run_sync(lambda: engine.blend_voices(body["a"], body["b"], number, name))
+        except InputError as exc:  # saved meanwhile under the same name
+            bad(str(exc), "name")
         return {"id": meta["name"], "object": "voice", **meta}
 
     @router.delete("/v1/voices/{name}", tags=["voices"])
     async def delete_voice(name: str) -> dict[str, Any]:
-        """Delete a saved voice (stock voices cannot be deleted)."""
+        """Delete a saved voice. 400: not a valid voice name, or a stock voice; 404: no saved voice of that
+        name."""
+        route = "/v1/voices/{name}"
         engine = engine_or_503()
+        try:
+            check_name(name)
+        except InputError as exc:
+            fail("invalid_request", route)
+            raise APIError(400, str(exc), param="name", code="invalid_value") from None
         if name in engine.voices.stock_names:
-            raise APIError(400, f"{name!r} is a stock voice and cannot be deleted", code="invalid_value")
+            fail("invalid_request", route)
+            raise APIError(400, f"{name!r} is a stock voice and cannot be deleted", param="name",
+                           code="invalid_value")
         try:
             await to_thread.run_sync(engine.voices.library.delete, name)
         except InputError as exc:
-            raise APIError(404, str(exc), code="not_found") from None
+            fail("not_found", route)
+            raise APIError(404, str(exc), param="name", code="not_found") from None
         return {"id": name, "object": "voice", "deleted": True}
 
     @router.post(
@@ -369,12 +526,15 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
         response_class=Response,
         responses={200: {"content": {"audio/mpeg": {}, "audio/wav": {}, "audio/flac": {}, "audio/ogg": {},
                                      "audio/pcm": {}},
-                         "description": "the audio; headers X-Audio-Duration, X-RTF, X-Output-Id"}},
+                         "description": "the audio; headers X-Audio-Duration, X-RTF, X-Output-Id, and "
+                                        "X-Text-Warning (percent-encoded) when characters were skipped"}},
         openapi_extra={"requestBody": {"required": True, "content": {
             "application/json": {"schema": SpeechRequest.model_json_schema()}}}},
     )
     async def speech(request: Request) -> Response:
-        """OpenAI-compatible text-to-speech. Errors: 400 bad request, 503 loading or queue full."""
+        """OpenAI-compatible text-to-speech. Errors: 400 bad request, 503 loading or queue full, 504 past
+        ``server.request_timeout_s``."""
+        started = time.monotonic()  # the time limit counts from here: queue wait included
         body = await _read_json(request)
         try:
             req = SpeechRequest.model_validate(body)
@@ -394,20 +554,27 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
             raise APIError(400, f"{exc} (or the OpenAI names {', '.join(OPENAI_VOICES)}, or a mix such as "
                                 f"af_bella+af_sky)", param="voice", code="invalid_value") from None
         if req.stream:
-            return await stream_speech(req, engine, voice, emotion)
+            return await stream_speech(req, engine, voice, emotion, started)
         try:
-            async with admission.slot():
-                result = await to_thread.run_sync(
-                    lambda: engine.synthesize(req.input, voice=req.voice or voice, speed=req.speed, lang=req.lang,
-                                              emotion=emotion))
+            async with admission.slot(timeout_s=time_left(started)):
+                began = time.perf_counter()
+                # the same segments a stream of this request gets (one path: the same audio either way)
+                segments = await to_thread.run_sync(lambda: engine.stream(
+                    req.input, voice=req.voice or voice, speed=req.speed, lang=req.lang, emotion=emotion,
+                    first_max_tokens=settings.engine.stream_first_tokens or None))
+                made = await render_while_wanted(request, segments, started)
+                result = await to_thread.run_sync(lambda: engine.join(made, compute_s=time.perf_counter() - began))
         except QueueFull:
             queue_full()
+        except TimeoutError:  # still waiting for a slot when the time was up
+            timed_out(0)
         except InputError as exc:
             fail("invalid_request")
             raise APIError(400, str(exc), param="input", code="invalid_value") from None
         result = scaled(result, req.volume_multiplier)
         audio, media_type = await to_thread.run_sync(encode, result.audio, result.sample_rate, req.response_format)
-        headers = {"X-Audio-Duration": f"{result.duration_s:.3f}", "X-RTF": f"{result.rtf:.4f}"}
+        headers = {"X-Audio-Duration": f"{result.duration_s:.3f}", "X-RTF": f"{result.rtf:.4f}",
+                   **text_warning_headers(req.input, req.lang)}
         saved = await finish(result, speech_record(req, voice, emotion))
         if saved is not None:
             headers["X-Output-Id"] = saved.id
@@ -415,14 +582,52 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
         headers["Content-Disposition"] = f'inline; filename="speech.{ext}"'
         return Response(audio, media_type=media_type, headers=headers)
 
-    async def stream_speech(req: SpeechRequest, engine, voice: str, emotion) -> StreamingResponse:
+    def time_left(started: float) -> float | None:
+        """Seconds left of ``server.request_timeout_s`` for a request that arrived at ``started``;
+        None: no limit."""
+        limit = settings.server.request_timeout_s
+        return limit - (time.monotonic() - started) if limit else None
+
+    def out_of_time(started: float) -> bool:
+        left = time_left(started)
+        return left is not None and left <= 0
+
+    def timed_out(done: int) -> NoReturn:
+        fail("timeout")
+        log.warning("speech request stopped after %d segment(s): past server.request_timeout_s", done)
+        raise APIError(504, f"the request ran longer than server.request_timeout_s "
+                            f"({settings.server.request_timeout_s:g} s) and was stopped after {done} segment(s); "
+                            f"send a shorter text or raise the limit", code="timeout")
+
+    async def render_while_wanted(request: Request, segments, started: float) -> list:
+        """Pull the segments one worker-thread call at a time; between two, stop when the client has gone
+        (nobody would get the audio) or the time limit has passed. The segment under way finishes."""
+        made: list = []
+        while True:
+            if await request.is_disconnected():
+                fail("cancelled")
+                log.info("speech request stopped after %d segment(s): the client closed the connection",
+                         len(made))
+                raise APIError(499, "the client closed the connection; the generation was stopped",
+                               code="client_closed")
+            if out_of_time(started):
+                timed_out(len(made))
+            segment = await to_thread.run_sync(next, segments, None)
+            if segment is None:
+                return made
+            made.append(segment)
+
+    async def stream_speech(req: SpeechRequest, engine, voice: str, emotion, started: float) -> StreamingResponse:
         """Chunked audio, one piece per segment as the engine makes it (the first segment is cut
-        short, ``engine.stream_first_tokens``); the saved file holds the same audio."""
+        short, ``engine.stream_first_tokens``); the saved file holds the same audio. A client that goes
+        away stops the work at the next segment; past the time limit the stream is cut off."""
         received = time.perf_counter()
         try:
-            await admission.enter()
+            await admission.enter(timeout_s=time_left(started))
         except QueueFull:
             queue_full()
+        except TimeoutError:
+            timed_out(0)
         release = _once(admission.leave)
         try:
             segments = await to_thread.run_sync(lambda: engine.stream(
@@ -441,12 +646,27 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
         async def body() -> AsyncIterator[bytes]:
             header = wav_stream_header(SAMPLE_RATE) if req.response_format == "wav" else b""
             try:
-                while (piece := await to_thread.run_sync(next, pieces, None)) is not None:
+                while True:
+                    if out_of_time(started):  # the headers are gone: cut the stream off (no clean end)
+                        fail("timeout")
+                        log.warning("streaming request cut off after %d segment(s): past "
+                                    "server.request_timeout_s (%g s)", len(made), settings.server.request_timeout_s)
+                        raise StreamCut
+                    piece = await to_thread.run_sync(next, pieces, None)
+                    if piece is None:
+                        break
                     chunk = encode(louder(piece, req.volume_multiplier), SAMPLE_RATE, "pcm")[0]
                     if header is not None:  # the first piece
                         metrics.first_audio.observe(time.perf_counter() - received)
                         chunk, header = header + chunk, None
                     yield chunk
+            except StreamCut:
+                raise
+            except (asyncio.CancelledError, GeneratorExit):  # the client went away (or the server stops)
+                fail("cancelled")
+                log.info("streaming request stopped after %d segment(s): the client closed the connection",
+                         len(made))
+                raise
             except Exception:  # the headers are gone: log, and drop the connection so the client sees it
                 fail("internal")
                 log.exception("streaming synthesis failed")
@@ -458,10 +678,11 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
         stream = body()
         weakref.finalize(stream, release)  # a response dropped before it starts still frees its slot
         media_type = "audio/wav" if req.response_format == "wav" else PCM_MEDIA_TYPE
-        return StreamingResponse(stream, media_type=media_type, headers={"X-Sample-Rate": str(SAMPLE_RATE)})
+        return CuttableStreamingResponse(stream, media_type=media_type, headers={
+            "X-Sample-Rate": str(SAMPLE_RATE), **text_warning_headers(req.input, req.lang)})
 
-    def queue_full() -> NoReturn:
-        fail("queue_full")
+    def queue_full(route: str = "/v1/audio/speech") -> NoReturn:
+        fail("queue_full", route)
         raise APIError(503, f"the queue is full ({settings.server.max_queue} requests waiting); "
                             f"try again shortly", code="queue_full",
                        headers={"Retry-After": str(RETRY_AFTER_S)}) from None
@@ -487,7 +708,7 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
     async def emotion_resolve(request: Request) -> dict[str, Any]:
         """Read an emotion description as the speech endpoint's ``emotion_text`` would: the vector and the
         words that made it (so a client can show it). 400 when no emotion word is found."""
-        body = await _read_json(request)
+        body = await _read_json(request, expects="'text'")
         try:
             req = ResolveRequest.model_validate(body)
             return resolve_text(req.text).as_dict()
@@ -509,34 +730,41 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
         return error_response(404, f"no such API route /v1/{rest}; see /v1/models, /v1/voices, "
                                    f"/v1/audio/speech (and /docs)", code="not_found")
 
-    async def _read_json(request: Request) -> Any:
+    async def _read_json(request: Request, expects: str = "'input'") -> Any:
+        """The body as a JSON object (``expects``: the fields the route takes, for the message), read
+        no further than MAX_BODY_BYTES, with no lone surrogate in any string."""
+        route = request.url.path
+
+        def bad(status: int, message: str, code: str, param: str | None = None) -> NoReturn:
+            fail("invalid_request", route)
+            raise APIError(status, message, param=param, code=code)
+
         content_type = request.headers.get("content-type", "")
         if content_type.split(";")[0].strip().lower() != "application/json":
-            fail("invalid_request")
-            raise APIError(415 if content_type else 400,
-                           f"send a JSON body with 'Content-Type: application/json' "
-                           f"(got {content_type or 'no content type'!r})", code="unsupported_media_type")
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            fail("invalid_request")
-            raise APIError(413, f"the request body is larger than {MAX_BODY_BYTES // 1024} KiB",
-                           code="request_too_large")
-        raw = bytearray()
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > MAX_BODY_BYTES:
-                fail("invalid_request")
-                raise APIError(413, f"the request body is larger than {MAX_BODY_BYTES // 1024} KiB",
-                               code="request_too_large")
+            bad(415 if content_type else 400, f"send a JSON body with 'Content-Type: application/json' "
+                                              f"(got {content_type or 'no content type'!r})", "unsupported_media_type")
+        too_large = f"the request body is larger than {MAX_BODY_BYTES // 1024} KiB"
+        if (declared_length(request) or 0) > MAX_BODY_BYTES:
+            bad(413, too_large, "request_too_large")
+        try:
+            raw = await limited_body(request, MAX_BODY_BYTES).body()
+        except BodyTooLarge:
+            bad(413, too_large, "request_too_large")
         try:
             body = json.loads(raw)
+            found = lone_surrogate(body)
         except (ValueError, UnicodeDecodeError) as exc:
-            fail("invalid_request")
-            raise APIError(400, f"the body is not valid JSON: {exc}", code="invalid_json") from None
+            bad(400, f"the body is not valid JSON: {exc}", "invalid_json")
+        except RecursionError:
+            bad(400, "the JSON body is nested too deeply", "invalid_json")
         if not isinstance(body, dict):
-            fail("invalid_request")
-            raise APIError(400, f"the JSON body must be an object with 'input' (got {type(body).__name__})",
-                           code="invalid_json")
+            bad(400, f"the JSON body must be an object with {expects} (got {type(body).__name__})", "invalid_json")
+        if found:  # it would fail only after the work, when the text is written as UTF-8
+            field, position, code_point = found
+            field = field.encode("utf-8", "backslashreplace").decode("utf-8")  # a key may hold it too
+            bad(400, f"'{field}' holds an unpaired UTF-16 surrogate ({code_point}) at position {position}; "
+                     f"send valid Unicode text (in JSON a character beyond U+FFFF is a pair of \\u escapes, "
+                     f"never half of one)", "invalid_value", field)
         return body
 
     return router
@@ -582,6 +810,24 @@ def _has_emotion_words(instructions: str | None) -> bool:
     return True
 
 
+def _as_number(value: Any) -> float | None:
+    """A finite number from a JSON number or numeric string, else None."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) else None
+
+
+async def _cancel_when_abandoned(request: Request, cancel: threading.Event, out_of_time: Callable[[], bool]) -> None:
+    """Set ``cancel`` once the client has gone or the time is up (runs beside a blocking call)."""
+    while not cancel.is_set():
+        if out_of_time() or await request.is_disconnected():
+            cancel.set()
+            return
+        await asyncio.sleep(DISCONNECT_POLL_S)
+
+
 def _once(action: Callable[[], None]) -> Callable[[], None]:
     """``action`` wrapped to run at most once, however many paths call it."""
     done = False
@@ -592,6 +838,16 @@ def _once(action: Callable[[], None]) -> Callable[[], None]:
             done = True
             action()
     return run
+
+
+_HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+
+
+def text_warning_headers(text: str, lang: str) -> dict[str, str]:
+    """``X-Text-Warning`` when the text had characters the engine skips (kana, hangul...; the rest was
+    spoken): the message with its non-ASCII percent-encoded, as header values must be ASCII."""
+    unreadable = find_unreadable(text, lang)
+    return {"X-Text-Warning": quote(unreadable.warning(), safe=_HEADER_SAFE)} if unreadable else {}
 
 
 def speech_record(req: SpeechRequest, voice: str, emotion) -> dict[str, Any]:

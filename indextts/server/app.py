@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from ..config import Settings
 from .api import VERSION, build_router, install_error_handlers
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 
 PAGE_CACHE_MAX_AGE_S = 86400.0  # Gradio's copies of uploads and served audio are kept a day
 PAGE_CACHE_CHECK_S = 3600.0
+# response headers a cross-origin browser app may read (CORS hides all but a few simple ones)
+EXPOSED_HEADERS = ["X-Output-Id", "X-Audio-Duration", "X-RTF", "X-Sample-Rate", "X-Text-Warning", "Retry-After",
+                   "Content-Disposition"]
 
 
 def gradio_temp_dir(settings: Settings):
@@ -112,5 +116,11 @@ def create_app(settings: Settings, holder: EngineHolder | None = None) -> FastAP
                            password=server.auth_password.get_secret_value())
     elif server.listen:
         log.warning("listening on the LAN WITHOUT auth (--no-auth): anyone on the network can use this app")
+    if server.cors_origins:
+        # outside auth: a browser's preflight carries no credentials, and a 401 must be readable too.
+        # Gradio sees this middleware and leaves CORS to it.
+        app.add_middleware(CORSMiddleware, allow_origins=list(server.cors_origins), allow_methods=["*"],
+                           allow_headers=["*"], expose_headers=EXPOSED_HEADERS,
+                           allow_credentials="*" not in server.cors_origins)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts 401s too
     return app

@@ -38,7 +38,9 @@ def encode(audio: np.ndarray, sample_rate: int, fmt: str) -> tuple[bytes, str]:
         raise InputError(f"unsupported audio format {fmt!r}; use one of {', '.join(FORMATS)}")
     samples = np.clip(np.nan_to_num(np.asarray(audio, dtype=np.float32).reshape(-1)), -1.0, 1.0)
     if fmt == "pcm":
-        return (np.round(samples * 32767.0).astype("<i2").tobytes(), PCM_MEDIA_TYPE)
+        return (_pcm16(samples).tobytes(), PCM_MEDIA_TYPE)
+    if fmt == "wav":  # the pcm samples (libsndfile would scale floats by 32768): a streamed WAV is the same
+        samples = _pcm16(samples)
     if fmt == "aac":
         return _aac(samples, sample_rate), AAC_MEDIA_TYPE
     container, subtype, media_type = _CODECS[fmt]
@@ -47,6 +49,11 @@ def encode(audio: np.ndarray, sample_rate: int, fmt: str) -> tuple[bytes, str]:
     buffer = io.BytesIO()
     sf.write(buffer, samples, sample_rate, format=container, subtype=subtype)
     return buffer.getvalue(), media_type
+
+
+def _pcm16(samples: np.ndarray) -> np.ndarray:
+    """Float samples in -1..1 as 16-bit little-endian integers (what pcm and WAV carry)."""
+    return np.round(samples * 32767.0).astype("<i2")
 
 
 def _aac(samples: np.ndarray, sample_rate: int) -> bytes:

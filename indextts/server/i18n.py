@@ -120,6 +120,8 @@ EN: dict[str, str] = {
     "clone_accordion": "Voice cloning (reference clip)",
     "clone_ref": "Reference clip: upload or record 5-15 s of one speaker",
     "clone_button": "Clone",
+    "clone_cancel": "Cancel",
+    "clone_cancelled": "The voice fit was cancelled.",
     "clone_result": "Cloned as **{voice}** (closest stock voice {base}; speaker similarity {sim_base} → {sim}; "
                     "pitch {f0_ref} Hz in the clip, {f0_out} Hz in the clone; fit {fit_s} s{cached}). "
                     "It is selected in the voice list; give it a name and Save to keep it.",
@@ -260,6 +262,8 @@ ZH: dict[str, str] = {
     "clone_accordion": "声音克隆（参考音频）",
     "clone_ref": "参考音频：上传或录制同一说话人的 5-15 秒语音",
     "clone_button": "克隆",
+    "clone_cancel": "取消",
+    "clone_cancelled": "声音拟合已取消。",
     "clone_result": "已克隆为 **{voice}**（最接近的内置声音 {base}；说话人相似度 {sim_base} → {sim}；"
                     "参考音高 {f0_ref} Hz，克隆音高 {f0_out} Hz；拟合 {fit_s} 秒{cached}）。"
                     "已在声音列表中选中；起个名字并保存即可保留。",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -16,6 +18,9 @@ from ..config import Settings
 from ..engine import SynthesisResult
 
 log = logging.getLogger(__name__)
+
+DATE_FOLDER = re.compile(r"\d{4}-\d{2}-\d{2}")  # only these hold generations (not .previews, .gradio ...)
+ORPHAN_GRACE_S = 600.0  # a file without its sidecar this old is no save in progress: retention removes it
 
 
 @dataclass(frozen=True)
@@ -34,21 +39,29 @@ class OutputStore:
         self.keep_bytes = settings.outputs.keep_mb * 1024 * 1024
 
     def save(self, result: SynthesisResult, request: dict[str, Any], ext: str = "wav") -> SavedOutput:
-        """Write audio + sidecar (the request, per-segment details, timings); then apply retention."""
+        """Write audio + sidecar (the request, per-segment details, timings); then apply retention.
+        Both or neither: the sidecar is serialised before anything is written, and the audio is removed
+        again when the sidecar cannot be written (retention finds outputs by their sidecars)."""
         now = datetime.now(timezone.utc)
         output_id = uuid.uuid4().hex
+        sidecar_text = _sidecar_json(_sidecar(output_id, now, result, request))
         folder = self.root / now.strftime("%Y-%m-%d")
         folder.mkdir(parents=True, exist_ok=True)
         audio_path = write_audio(folder / f"{output_id}.{ext}", result.audio, result.sample_rate)
         sidecar = folder / f"{output_id}.json"
-        with atomic_path(sidecar) as tmp:
-            tmp.write_text(json.dumps(_sidecar(output_id, now, result, request), ensure_ascii=False, indent=2),
-                           encoding="utf-8")
+        try:
+            with atomic_path(sidecar) as tmp:
+                tmp.write_text(sidecar_text, encoding="utf-8")
+        except BaseException:
+            audio_path.unlink(missing_ok=True)
+            raise
         self._enforce_retention()
         return SavedOutput(output_id, audio_path, sidecar)
 
     def _enforce_retention(self) -> None:
-        sidecars = sorted(self.root.glob("*/*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        folders = [p for p in self.root.glob("*") if p.is_dir() and DATE_FOLDER.fullmatch(p.name)]
+        sidecars = sorted((s for folder in folders for s in folder.glob("*.json")),
+                          key=lambda p: p.stat().st_mtime, reverse=True)
         total = 0
         for index, sidecar in enumerate(sidecars):
             files = [p for p in sidecar.parent.glob(sidecar.stem + ".*")]
@@ -57,6 +70,35 @@ class OutputStore:
                 for path in files:
                     path.unlink(missing_ok=True)
                 log.info("retention: removed output %s", sidecar.stem)
+        for folder in folders:
+            self._remove_orphans(folder)
+
+    @staticmethod
+    def _remove_orphans(folder: Path) -> None:
+        """Files whose sidecar is missing (a crash or a failed write between the two): retention, which
+        counts outputs by their sidecars, would otherwise keep them forever."""
+        cutoff = time.time() - ORPHAN_GRACE_S
+        for path in folder.iterdir():
+            try:
+                stem = path.name.lstrip(".").split(".")[0]
+                leftover = path.suffix == ".tmp"  # an interrupted atomic write: .<id>.wav.<random>.tmp
+                orphan = leftover or not (folder / f"{stem}.json").exists()
+                if orphan and path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    log.info("retention: removed %s (no sidecar)", path.name)
+            except OSError:  # removed meanwhile: nothing to do
+                continue
+
+
+def _sidecar_json(record: dict[str, Any]) -> str:
+    """The sidecar as text: readable UTF-8, or \\u escapes for what UTF-8 cannot encode (a lone surrogate
+    in the request's text), so an odd character never costs the output its sidecar."""
+    text = json.dumps(record, ensure_ascii=False, indent=2)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(record, ensure_ascii=True, indent=2)
+    return text
 
 
 def _sidecar(output_id: str, when: datetime, result: SynthesisResult, request: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,10 +30,11 @@ from ..atomic import atomic_path
 from ..audio import write_audio
 from ..config import Settings
 from ..emotion import EMOTIONS, resolve_text, spec_from_request
-from ..engine import LANGS, SAMPLE_RATE, SPEED_RANGE, SegmentResult, SynthesisResult, segment_audio
-from ..errors import IndexTTSError
+from ..engine import LANGS, SAMPLE_RATE, SPEED_RANGE, SegmentResult, SynthesisResult, pause_after, segment_audio
+from ..errors import Cancelled, IndexTTSError
+from ..text.coverage import find_unreadable
 from ..text.vocab import MAX_MODEL_TOKENS
-from ..voices import LANGUAGES
+from ..voices import LANGUAGES, Voice
 from .audio_codec import encode
 from .engine_holder import EngineHolder, EngineNotReady
 from .i18n import DEFAULT_UI_LANG, TABLES, normalize_lang, t
@@ -98,8 +100,17 @@ class HistoryItem:
     pitch: pd.DataFrame = field(repr=False)
 
 
+SessionVoices = dict[str, Voice]  # a page session's unsaved clones by name (its gr.State; nobody else's)
+
+
+def chosen_voice(voice: str | None, session: SessionVoices | None) -> Voice | str | None:
+    """The picker's value as the engine takes it: this session's unsaved clone (a ``Voice``), else the name."""
+    return (session or {}).get(voice or "", voice)
+
+
 class _Page:
-    """The handlers behind the page; one instance per app, shared by all sessions (no session data)."""
+    """The handlers behind the page; one instance per app, shared by all sessions (no session data: what
+    belongs to a session, such as its unsaved clones, comes in as that session's gr.State)."""
 
     def __init__(self, holder: EngineHolder, settings: Settings, store: OutputStore,
                  metrics: Metrics | None = None, live_playback: bool = False) -> None:
@@ -108,6 +119,7 @@ class _Page:
         self.store = store
         self.metrics = metrics or Metrics()  # the app's; a private one for a page built alone
         self.live_playback = live_playback  # feed the streaming player (needs ffmpeg)
+        self._fit_cancels: dict[str | None, threading.Event] = {}  # a running fit per page session
 
     # -- status and loading ----------------------------------------------------------------
     def status_line(self, lang: str, stats: Stats | None) -> str:
@@ -121,14 +133,15 @@ class _Page:
             line += t(lang, "status_rtf", audio=stats.audio_s, compute=stats.compute_s, rtf=stats.rtf)
         return line
 
-    def voice_choices(self, lang: str) -> list[tuple[str, str]]:
-        """(label, value) pairs for the voice pickers: the default by language (value ""), this page's and the
-        library's own voices, then the stock voices grouped by language and gender."""
+    def voice_choices(self, lang: str, session: SessionVoices | None = None) -> list[tuple[str, str]]:
+        """(label, value) pairs for the voice pickers: the default by language (value ""), this session's
+        unsaved clones and the library's voices, then the stock voices grouped by language and gender."""
         engine = self.holder.engine
         voices = engine.voices
         infos = [voices.info(name) for name in voices.names]
         defaults = engine.default_voices
         choices = [(t(lang, "voice_default", en=defaults["en"], zh=defaults["zh"]), "")]
+        choices += [(f"{name} · {t(lang, 'kind_session')}", name) for name in session or {}]
         choices += [(f"{i.name} · {t(lang, 'kind_' + i.kind)}", i.name) for i in infos if i.kind != "stock"]
         order = list(LANGUAGES_ORDER)
         stock = sorted((i for i in infos if i.kind == "stock"),
@@ -140,40 +153,44 @@ class _Page:
             choices.append((" · ".join(parts), i.name))
         return choices
 
-    def voice_update(self, current: str | None, lang: str = DEFAULT_UI_LANG) -> dict:
+    def voice_update(self, current: str | None, lang: str = DEFAULT_UI_LANG,
+                     session: SessionVoices | None = None) -> dict:
         if self.holder.state != "ready":
             return gr.update()
-        choices = self.voice_choices(normalize_lang(lang))
+        choices = self.voice_choices(normalize_lang(lang), session)
         values = {value for _, value in choices}
         return gr.update(choices=choices, value=current if current in values else "")
 
-    def preview_voice(self, voice: str | None, ui_lang: str) -> str:
+    def preview_voice(self, voice: str | None, ui_lang: str, session: SessionVoices | None = None) -> str:
         """A short sample of the chosen voice in its own language (English for voices of other languages),
         made once per voice and kept (outputs/.previews)."""
         ui_lang = normalize_lang(ui_lang)
         try:
             engine = self.holder.engine
-            resolved = engine.voices.resolve(voice or engine.default_voice(lang="en"))
+            chosen = chosen_voice(voice, session)
+            resolved = chosen if isinstance(chosen, Voice) else \
+                engine.voices.resolve(voice or engine.default_voice(lang="en"))
         except IndexTTSError as exc:
             raise gr.Error(str(exc)) from None
-        info = engine.voices.info(resolved.name) if resolved.kind != "mix" else None
+        info = engine.voices.info(resolved.name) if resolved.kind not in ("mix", "session") else None
         lang = "zh" if info is not None and info.language == "zh" else "en"
         digest = hashlib.sha256(f"{resolved.fingerprint}|{lang}".encode()).hexdigest()[:16]
         path = Path(self.settings.paths.outputs) / ".previews" / f"{digest}.wav"
         if not path.is_file():
-            result = engine.synthesize(t(ui_lang, f"voice_preview_text_{lang}"), voice=resolved.name, lang=lang)
+            result = engine.synthesize(t(ui_lang, f"voice_preview_text_{lang}"), voice=resolved, lang=lang)
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(path) as tmp:
                 sf.write(tmp, result.audio, result.sample_rate, format="WAV", subtype="PCM_16")
         return str(path)
 
-    def poll(self, lang: str, text: str, text_lang: str, max_tokens: float, voice: str, stats: Stats):
+    def poll(self, lang: str, text: str, text_lang: str, max_tokens: float, voice: str, stats: Stats,
+             session: SessionVoices | None = None):
         """Status, Generate enabled?, voices, keep polling?, segment preview."""
         state = self.holder.state
         return (
             self.status_line(lang, stats),
             gr.update(interactive=state == "ready"),
-            self.voice_update(voice, lang),
+            self.voice_update(voice, lang, session),
             gr.update(active=state == "loading"),
             self.preview_table(text, text_lang, max_tokens, lang),
         )
@@ -205,12 +222,13 @@ class _Page:
     def synthesize(self, text, voice, speed, lang, max_tokens, pause_s, fmt, ui_lang, history, stats,
                    emo_mode="voice", happy=0.0, angry=0.0, sad=0.0, afraid=0.0, disgusted=0.0, melancholic=0.0,
                    surprised=0.0, calm=0.0, emo_weight=1.0, emo_text="", emo_reference=None, emo_random=False,
-                   emo_seed=0, progress=gr.Progress()):
+                   emo_seed=0, session_voices=None, progress=gr.Progress()):
         """Speak the text through ``engine.stream`` so progress moves, each segment plays in the live
         player as soon as it is made, and Stop (``cancels=``) takes effect between segments;
         ``engine.join`` makes the same clip one ``synthesize`` call would.
         Emotion: ``emo_mode`` voice | reference (``emo_reference``, an audio file) | vector (the eight
-        values 0-1) | text (``emo_text``), with ``emo_weight`` 0-1, ``emo_random`` and ``emo_seed``."""
+        values 0-1) | text (``emo_text``), with ``emo_weight`` 0-1, ``emo_random`` and ``emo_seed``.
+        ``session_voices``: this session's unsaved clones (its gr.State), which ``voice`` may name."""
         ui_lang = normalize_lang(ui_lang)
         if self.holder.state == "loading":
             self.metrics.count_error("ui", "not_ready")
@@ -221,16 +239,21 @@ class _Page:
             count = len(engine.segments(text, lang, max_tokens))
             emotion = emotion_spec(emo_mode, [happy, angry, sad, afraid, disgusted, melancholic, surprised, calm],
                                    emo_weight, emo_text, emo_reference, emo_random, emo_seed)
-            used = engine.voices.resolve(voice or engine.default_voice(text, lang)).name  # "" = by language
+            chosen = chosen_voice(voice, session_voices)  # a session clone, or a name ("" = by language)
+            used = chosen.name if isinstance(chosen, Voice) else \
+                engine.voices.resolve(voice or engine.default_voice(text, lang)).name
             started, pieces = time.perf_counter(), []
-            for piece in engine.stream(text, voice=voice or used, speed=float(speed), lang=lang, max_tokens=max_tokens,
-                                       emotion=emotion):
+            for piece in engine.stream(text, voice=chosen or used, speed=float(speed), lang=lang,
+                                       max_tokens=max_tokens, emotion=emotion):
                 pieces.append(piece)
                 progress((len(pieces), count), desc=t(ui_lang, "progress_segment", i=len(pieces), n=count))
                 last = len(pieces) == count
                 for chunk in live_chunks(piece, float(pause_s), last) if self.live_playback else [gr.skip()]:
                     yield *_SKIP, chunk  # also a point where Stop (cancels=) ends the event
             joined = engine.join(pieces, float(pause_s), time.perf_counter() - started)
+            skipped = find_unreadable(text, lang)
+            if skipped:  # spoken without them: say so rather than hand back quietly shorter audio
+                gr.Warning(skipped.warning())
             request = {"text": text, "voice": voice, "voice_used": used, "speed": float(speed), "lang": lang,
                        "max_tokens": max_tokens, "pause_s": float(pause_s), "source": "ui",
                        "emotion": emotion.describe() if emotion is not None else None}
@@ -258,47 +281,67 @@ class _Page:
                self.status_line(ui_lang, stats), gr.skip())
 
     # -- voice cloning and the library -------------------------------------------------------
-    def voice_lists(self, selected: str | None, lang: str = DEFAULT_UI_LANG) -> list[dict]:
-        """Updates for [voice dropdown, library voice, blend A, blend B]."""
+    def voice_lists(self, selected: str | None, lang: str = DEFAULT_UI_LANG,
+                    session: SessionVoices | None = None) -> list[dict]:
+        """Updates for [voice dropdown, library voice, blend A, blend B]: the dropdown with this session's
+        unsaved clones; a blend is made of saved or stock voices (save a clone to blend it)."""
         voices = self.holder.engine.voices
         saved = voices.library.names if voices.library is not None else []
-        choices = self.voice_choices(normalize_lang(lang))
-        named = [c for c in choices if c[1]]  # blends need two real voices
+        choices = self.voice_choices(normalize_lang(lang), session)
+        named = [c for c in choices if c[1] and c[1] not in (session or {})]  # blends need two real voices
         value = selected if selected in {v for _, v in choices} else ""
         return [gr.update(choices=choices, value=value), gr.update(choices=saved, value=saved[0] if saved else None),
                 gr.update(choices=named), gr.update(choices=named)]
 
-    def clone(self, ref_path, ui_lang, current, progress=gr.Progress()):
-        """Fit a voice to the clip (cached per clip); select it in the voice list."""
+    def clone(self, ref_path, ui_lang, current, session_voices=None, request: gr.Request = None,
+              progress=gr.Progress()):
+        """Fit a voice to the clip (cached per clip); keep it in this session's unsaved clones (no other
+        session, page or API client sees it) and select it in this session's voice list. The progress bar
+        shows the fit's steps; Cancel (``cancel_clone``) stops it at its next step."""
         ui_lang = normalize_lang(ui_lang)
         if not ref_path:
             raise gr.Error(t(ui_lang, "clone_no_ref"))
+        session = getattr(request, "session_hash", None)
+        cancel = self._fit_cancels[session] = threading.Event()
         try:
             desc = t(ui_lang, "clone_progress")
             info = self.holder.engine.clone_voice(
-                ref_path, progress=lambda frac, msg: progress(frac, desc=f"{desc}: {msg}"))
+                ref_path, progress=lambda frac, msg: progress(frac, desc=f"{desc}: {msg}"), cancel=cancel)
+        except Cancelled:
+            raise gr.Error(t(ui_lang, "clone_cancelled")) from None
         except IndexTTSError as exc:
             raise gr.Error(str(exc)) from None
         except Exception as exc:  # never a stack trace on the page; the log has it
             log.exception("cloning failed")
             raise gr.Error(t(ui_lang, "err_internal", error=type(exc).__name__)) from None
+        finally:
+            if self._fit_cancels.get(session) is cancel:
+                del self._fit_cancels[session]
         message = t(ui_lang, "clone_result", voice=info["voice"], base=info["base_voice"],
                     sim_base=f"{info['similarity_base']:.2f}", sim=f"{info['similarity_fit']:.2f}",
                     f0_ref=f"{info['reference_f0_hz']:.0f}", f0_out=f"{info['fitted_f0_hz']:.0f}",
                     fit_s=f"{info['fit_s']:.0f}", cached=t(ui_lang, "clone_cached") if info["cached"] else "")
-        return (message, info["voice"], *self.voice_lists(info["voice"], ui_lang))
+        session = {**(session_voices or {}), info["voice"]: info["voice_value"]}
+        return (message, info["voice"], session, *self.voice_lists(info["voice"], ui_lang, session))
 
-    def save_clone(self, cloned, name, ui_lang, current):
+    def cancel_clone(self, request: gr.Request = None) -> None:
+        """Stop this session's running fit at its next step (other sessions' fits go on)."""
+        cancel = self._fit_cancels.get(getattr(request, "session_hash", None))
+        if cancel is not None:
+            cancel.set()
+
+    def save_clone(self, cloned, name, ui_lang, current, session_voices=None):
         ui_lang = normalize_lang(ui_lang)
         if not cloned:
             raise gr.Error(t(ui_lang, "clone_nothing"))
         try:
-            meta = self.holder.engine.save_voice(cloned, (name or "").strip())
+            meta = self.holder.engine.save_voice(chosen_voice(cloned, session_voices), (name or "").strip())
         except IndexTTSError as exc:
             raise gr.Error(str(exc)) from None
-        return (t(ui_lang, "clone_saved", name=meta["name"]), *self.voice_lists(meta["name"], ui_lang))
+        return (t(ui_lang, "clone_saved", name=meta["name"]),
+                *self.voice_lists(meta["name"], ui_lang, session_voices))
 
-    def library_action(self, action, target, new_name, ui_lang, current):
+    def library_action(self, action, target, new_name, ui_lang, current, session_voices=None):
         ui_lang = normalize_lang(ui_lang)
         new_name = (new_name or "").strip()
         try:
@@ -323,16 +366,16 @@ class _Page:
                 done, current = f"{name} imported", name
         except IndexTTSError as exc:
             raise gr.Error(str(exc)) from None
-        return (t(ui_lang, "lib_done", what=done), file_out, *self.voice_lists(current, ui_lang))
+        return (t(ui_lang, "lib_done", what=done), file_out, *self.voice_lists(current, ui_lang, session_voices))
 
-    def blend(self, a, b, weight, name, ui_lang, current):
+    def blend(self, a, b, weight, name, ui_lang, current, session_voices=None):
         ui_lang = normalize_lang(ui_lang)
         try:
             meta = self.holder.engine.blend_voices(a or "", b or "", float(weight), (name or "").strip())
         except IndexTTSError as exc:
             raise gr.Error(str(exc)) from None
         what = f"{meta['name']} = {1 - float(weight):.2f} x {a} + {float(weight):.2f} x {b}"
-        return (t(ui_lang, "lib_done", what=what), *self.voice_lists(meta["name"], ui_lang))
+        return (t(ui_lang, "lib_done", what=what), *self.voice_lists(meta["name"], ui_lang, session_voices))
 
     def export(self, wav_path: str | None, fmt: str) -> str | None:
         """The current output in the chosen download format, written beside it (same name)."""
@@ -408,7 +451,7 @@ def live_chunks(segment: SegmentResult, pause_s: float, last: bool) -> list[byte
     Not float arrays: Gradio would scale each chunk to full scale on its own (uneven loudness)."""
     audio = segment_audio(segment)
     split = max(0, len(audio) - int(LIVE_TAIL_S * SAMPLE_RATE))
-    gap = np.zeros(0 if last else int(pause_s * SAMPLE_RATE), dtype=np.float32)
+    gap = np.zeros(0 if last else int(pause_after(segment, pause_s) * SAMPLE_RATE), dtype=np.float32)
     parts = (audio[:split], np.concatenate([audio[split:], gap]))
     return [encode(part, SAMPLE_RATE, "wav")[0] for part in parts if part.size]
 
@@ -434,7 +477,7 @@ def pitch_frame(result: SynthesisResult, pause_s: float) -> pd.DataFrame:
         f0 = f0[start:stop]
         times.append(offset + np.arange(len(f0) + 1) * F0_STEP_S)
         values.append(np.append(np.where(f0 >= PLOT_MIN_HZ, f0, np.nan), np.nan))  # NaN: break the line
-        offset += segment.duration_s + pause_s
+        offset += segment.duration_s + pause_after(segment, pause_s)
     if not times:
         return pd.DataFrame({"time_s": [], "f0_hz": []})
     x, y = np.concatenate(times), np.concatenate(values)
@@ -532,10 +575,15 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
                     markdown("clone_note")
                     clone_ref = label(gr.Audio(sources=["upload", "microphone"], type="filepath",
                                                label=t(lang0, "clone_ref"), elem_id="clone-ref"), "clone_ref")
-                    clone_btn = gr.Button(t(lang0, "clone_button"), elem_id="clone-button")
-                    tr.append((clone_btn, lambda lang: gr.update(value=t(lang, "clone_button"))))
+                    with gr.Row():
+                        clone_btn = gr.Button(t(lang0, "clone_button"), elem_id="clone-button", scale=3)
+                        tr.append((clone_btn, lambda lang: gr.update(value=t(lang, "clone_button"))))
+                        clone_cancel = gr.Button(t(lang0, "clone_cancel"), elem_id="clone-cancel", scale=1,
+                                                 variant="stop")
+                        tr.append((clone_cancel, lambda lang: gr.update(value=t(lang, "clone_cancel"))))
                     clone_msg = gr.Markdown("", label="Clone result", elem_id="clone-result")
                     cloned = gr.State(None)  # the unsaved clone's voice name
+                    session_voices = gr.State({})  # this session's unsaved clones, {name: Voice}: no one else's
                     with gr.Row():
                         clone_name = label(gr.Textbox(label=t(lang0, "clone_name"), max_lines=1, scale=3,
                                                       elem_id="clone-name"), "clone_name")
@@ -659,13 +707,15 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
 
         # ---------------------------------------------------------------- events
         labelled = [component for component, _ in tr]
-        poll_inputs = [ui_lang, text, text_lang, max_tokens, voice, stats]
+        poll_inputs = [ui_lang, text, text_lang, max_tokens, voice, stats, session_voices]
         poll_outputs = [status, generate, voice, timer, seg_table]
 
-        def localize(lang, text_value, text_lang_value, max_tokens_value, voice_value, stats_value, history_value):
+        def localize(lang, text_value, text_lang_value, max_tokens_value, voice_value, stats_value, session_value,
+                     history_value):
             lang = normalize_lang(lang)
             updates: dict[Any, dict] = {component: update(lang) for component, update in tr}
-            polled = page.poll(lang, text_value, text_lang_value, max_tokens_value, voice_value, stats_value)
+            polled = page.poll(lang, text_value, text_lang_value, max_tokens_value, voice_value, stats_value,
+                               session_value)
             for component, value in zip(poll_outputs, polled):
                 value = value if isinstance(value, dict) else gr.update(value=value)
                 updates[component] = {**updates.get(component, {}), **value}
@@ -701,7 +751,7 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
         emotion_inputs = [emo_mode, *emo_sliders, emo_weight, emo_text, emo_reference, emo_random, emo_seed]
         gen_event = generate.click(
             page.synthesize, [text, voice, speed, text_lang, max_tokens, pause, fmt, ui_lang, history, stats,
-                              *emotion_inputs],
+                              *emotion_inputs, session_voices],
             [audio, download, pitch, history, history_df, history_files, stats, status, live],
             api_name="synthesize", show_progress_on=[audio],
             api_description="Speak the text; returns the wav file, the download in `fmt`, the pitch plot, "
@@ -729,21 +779,28 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
             except EngineNotReady as exc:
                 raise gr.Error(str(exc)) from None
 
-        preview_btn.click(page.preview_voice, [voice, ui_lang], [preview_audio], api_name="preview_voice",
+        preview_btn.click(page.preview_voice, [voice, ui_lang, session_voices], [preview_audio],
+                          api_name="preview_voice",
                           api_description="A short sample of a voice (cached per voice); returns the audio file.")
         # voice cloning and the library: the voice lists follow every change
         voice_lists = [voice, lib_voice, blend_a, blend_b]
-        clone_btn.click(page.clone, [clone_ref, ui_lang, voice], [clone_msg, cloned, *voice_lists],
+        # An unsaved clone is this session's (its gr.State): usable in this session's /synthesize, listed in
+        # its voice dropdown only, in no other session's list and not in /v1/voices.
+        clone_event = clone_btn.click(page.clone, [clone_ref, ui_lang, voice, session_voices],
+                        [clone_msg, cloned, session_voices, *voice_lists],
                         api_name="clone_voice", show_progress_on=[clone_msg],
                         api_description="Clone a voice from a reference clip; returns the message, the voice name "
-                        "(usable as `voice` in /synthesize) and the voice lists.")
-        clone_save.click(page.save_clone, [cloned, clone_name, ui_lang, voice], [clone_msg, *voice_lists],
-                         api_visibility="private")
+                        "(usable as `voice` in /synthesize by the same client session) and the voice lists.")
+        # Cancel: the fit stops at its next model step (the engine), and the page stops waiting for it
+        clone_cancel.click(page.cancel_clone, None, None, cancels=[clone_event], api_name="cancel_clone",
+                           api_description="Stop this session's running voice fit at its next step.")
+        clone_save.click(page.save_clone, [cloned, clone_name, ui_lang, voice, session_voices],
+                         [clone_msg, *voice_lists], api_visibility="private")
         for action, button, target in (("rename", lib_rename, lib_voice), ("delete", lib_delete, lib_voice),
                                        ("export", lib_export, lib_voice), ("import", lib_import, lib_file)):
-            button.click(page.library_action, [gr.State(action), target, lib_new, ui_lang, voice],
+            button.click(page.library_action, [gr.State(action), target, lib_new, ui_lang, voice, session_voices],
                          [lib_msg, lib_file, *voice_lists], api_visibility="private")
-        blend_btn.click(page.blend, [blend_a, blend_b, blend_w, blend_name, ui_lang, voice],
+        blend_btn.click(page.blend, [blend_a, blend_b, blend_w, blend_name, ui_lang, voice, session_voices],
                         [lib_msg, *voice_lists], api_visibility="private")
 
         gr.api(preview_segments, api_name="preview_segments")

@@ -11,6 +11,7 @@ import logging
 import re
 
 from .langdetect import HAN
+from .oov import OovSplitter
 from .polyphones import WORD_PINYIN, fix_polyphones
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,8 @@ _ACRONYM_RE = re.compile(r"(?<![\w\[])([A-Z]{2,6}|" + "|".join(map(re.escape, RE
 _NON_LATIN_RE = re.compile(r"[^\x00-\x7f\u00a0-\u024f\u2018-\u201d\u2014\u2026%$€£¥°]")
 
 # Chinese: Han runs, Latin runs (words joined by spaces/hyphens stay together), punctuation.
-_ZH_RUN_RE = re.compile(rf"(?P<han>[{HAN}]+)|(?P<latin>[A-Za-z][A-Za-z0-9'’]*(?:[ \-.&+]+[A-Za-z0-9][A-Za-z0-9'’]*)*)"
+_LATIN = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"   # letters, without × and ÷
+_ZH_RUN_RE = re.compile(rf"(?P<han>[{HAN}]+)|(?P<latin>[{_LATIN}][{_LATIN}0-9'’]*(?:[ \-.&+]+[{_LATIN}0-9][{_LATIN}0-9'’]*)*)"
                         r"|(?P<punct>[，。！？、；：,.!?;:…—“”\"()（）《》「」『』【】~·\-])|(?P<space>\s+)|(?P<other>.)")
 ZH_PUNCT = {"，": ",", "、": ",", "。": ".", "！": "!", "？": "?", "；": ";", "：": ":", "…": "…",
             "—": "—", "（": "(", "）": ")", "《": "“", "》": "”", "「": "“", "」": "”", "『": "“",
@@ -40,6 +42,7 @@ class G2P:
     def __init__(self) -> None:
         self._en = None
         self._jieba = None
+        self._oov: OovSplitter | None = None
 
     # -- English ---------------------------------------------------------------------------
     @property
@@ -57,7 +60,28 @@ class G2P:
             text = _NON_LATIN_RE.sub(" ", text)
         shouting = not any(c.islower() for c in text)
         text = _ACRONYM_RE.sub(lambda m: self._acronym(m, shouting), text)
+        text = self.oov_splitter.respace(text)  # unknown run-together words: read whole, never cut short
         return self.en_engine(text, normalize_text=False)
+
+    @property
+    def oov_splitter(self) -> OovSplitter:
+        """Cuts unknown words the lexicon's fallback would read badly or only in part (see ``oov``)."""
+        if self._oov is None:
+            engine = self.en_engine
+            common = frozenset(w for w in (engine.tagger.vocab or ()) if w.isalpha() and w.islower())
+            self._oov = OovSplitter(self._knows, common, max_letters=engine.oov.maxlen)
+        return self._oov
+
+    def word_pieces(self, text: str) -> list[str]:
+        """``text`` cut where the English G2P cuts unknown words (lossless): how an over-long word
+        ("helloworldhelloworld...") is split into segments without cutting a word inside it."""
+        return self.oov_splitter.pieces(text)
+
+    @functools.lru_cache(maxsize=65536)
+    def _knows(self, word: str) -> bool:
+        """Whether the English lexicon reads ``word`` (directly or by its -s/-ed/-ing stem)."""
+        from hibari.g2p import Context
+        return self.en_engine.lexicon.get_word(word, "NN", None, Context())[0] is not None
 
     def _acronym(self, m: re.Match, shouting: bool) -> str:
         word, plural = m.group(1), m.group(2)

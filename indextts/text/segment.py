@@ -18,6 +18,7 @@ _SENTENCE_END_RE = re.compile(
     r"|[!?]+(?=[" + HAN + r"])"                  # ASCII ! ? straight into Chinese
     r"|\n+")
 _CLAUSE_END_RE = re.compile(r"(?:(?<!\d)[,:]|[,:](?!\d)|[;，；：、—…])+[\"'”’)\]）」』】]*\s*")
+_ENDS_CLAUSE_RE = re.compile(r"[,:;，；：、—…][\"'”’)\]）」』】]*\s*$")
 _WORD_RE = re.compile(rf"[{HAN}]+|\S+\s*|\s+")
 
 
@@ -61,6 +62,11 @@ def split_clauses(text: str) -> list[str]:
     return [p for p in pieces if p]
 
 
+def ends_clause(text: str) -> bool:
+    """True when ``text`` ends at a clause break (, ; : — … ， 、 ； ：, then closing quotes)."""
+    return _ENDS_CLAUSE_RE.search(text) is not None
+
+
 def split_words(text: str, cut: Callable[[str], list[str]] | None = None) -> list[str]:
     """Split at spaces; Chinese runs are split into words by `cut` (jieba), never inside a word."""
     pieces: list[str] = []
@@ -77,11 +83,23 @@ def split_words(text: str, cut: Callable[[str], list[str]] | None = None) -> lis
 
 
 def pack(pieces: list[str], fits: Callable[[str], bool]) -> list[str]:
-    """Greedily join neighbouring pieces while the joined text still fits the budget."""
+    """Join neighbouring pieces into the longest runs that still fit the budget (a piece alone is
+    kept even when it does not fit). A run's end is found by doubling then bisecting, so a thousand
+    short pieces cost a few dozen ``fits`` calls, not a thousand: ``fits`` phonemizes its text."""
     out: list[str] = []
-    for piece in pieces:
-        if out and fits(out[-1] + piece):
-            out[-1] += piece
-        else:
-            out.append(piece)
+    start = 0
+    while start < len(pieces):
+        good, step = start + 1, 1          # pieces[start:good] is taken; find the longest run that fits
+        while good + step <= len(pieces) and fits("".join(pieces[start:good + step])):
+            good += step
+            step *= 2
+        bad = min(len(pieces) + 1, good + step)  # the first end known not to fit (or past the last)
+        while bad - good > 1:
+            mid = (good + bad) // 2
+            if fits("".join(pieces[start:mid])):
+                good = mid
+            else:
+                bad = mid
+        out.append("".join(pieces[start:good]))
+        start = good
     return out
