@@ -60,6 +60,7 @@ def asr():
 # held in on demand: still loading, queue full, auth, retention. (Imports kept here so the
 # fixtures above stay as they were.)
 
+import contextlib
 import os
 import signal
 import socket
@@ -126,3 +127,35 @@ def live_server(tmp_path_factory):
     tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
     assert proc.returncode == 0, (
         f"app.py did not stop cleanly on SIGTERM (exit {proc.returncode}); log tail:\n{tail}")
+
+
+def wait_until(condition, timeout_s: float = 5.0, every_s: float = 0.01) -> bool:
+    """Poll ``condition`` until it is true or ``timeout_s`` passes; its last value."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every_s)
+    return condition()
+
+
+@contextlib.contextmanager
+def serving(app):
+    """``app`` (an in-process app) behind a real uvicorn socket server in a thread; yields its base URL."""
+    import threading
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=1))  # a client's SSE stream stays open
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        assert wait_until(lambda: server.started, 30, 0.05), "uvicorn did not start"
+        assert app.state.holder.wait(10)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+

@@ -560,28 +560,15 @@ def test_codec_rejects_unknown_formats_and_cleans_bad_samples():
 
 def test_gradio_client_through_basic_auth(make_app, tmp_path):
     """A real socket server (uvicorn in a thread, fake engine): the UI's API works with the auth header."""
-    import uvicorn
     from gradio_client import Client
 
-    from conftest import free_port
+    from conftest import serving
 
     app, _ = make_app(server={"auth_user": "ana", "auth_password": "s3cret"})
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           timeout_graceful_shutdown=1))  # the client's SSE stream stays open
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        url = f"http://127.0.0.1:{port}/"
+    with serving(app) as base:
+        url = base + "/"
         assert httpx.get(url).status_code == 401
         header = {"Authorization": "Basic " + base64.b64encode(b"ana:s3cret").decode()}
-        app.state.holder.wait(10)
         client = Client(url, headers=header, verbose=False, download_files=str(tmp_path), analytics_enabled=False)
         assert client.predict(api_name="/voices") == FakeEngine.voices.names
         client.close()
-    finally:
-        server.should_exit = True
-        thread.join(15)

@@ -23,7 +23,7 @@ import soundfile as sf
 import torch
 from prometheus_text import metric
 
-from conftest import free_port
+from conftest import free_port, serving, wait_until
 from indextts.errors import InputError
 from indextts.voice_library import VoiceLibrary
 from indextts.voices import VoiceBank, session_voice
@@ -39,37 +39,6 @@ def post_raw_json(url: str, raw: bytes, timeout: float = 120) -> httpx.Response:
 
 def output_files(folder: Path) -> set[Path]:
     return {p for p in folder.rglob("*") if p.is_file() and ".gradio" not in p.parts}
-
-
-@contextlib.contextmanager
-def serving(app):
-    """``app`` behind a real uvicorn socket server in a thread; yields its base URL."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert server.started, "uvicorn did not start"
-        assert app.state.holder.wait(10)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
-
-
-def wait_for(condition, timeout_s: float, step_s: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step_s)
-    return condition()
 
 
 # ---------------------------------------------------------------- 1. a lone surrogate in the text
@@ -155,8 +124,8 @@ def test_a_request_whose_client_gives_up_stops_rendering(live_server):
                                                     "response_format": "wav"}, timeout=httpx.Timeout(1.5))
     gave_up = time.monotonic()
     # the render (about a minute of audio: many segments) stops at the next segment, not at the end
-    assert wait_for(lambda: metric(url, cancelled, default=0.0) == before + 1, 60), "the render went on"
-    assert wait_for(lambda: metric(url, "indextts_generations_in_progress") == 0, 10)
+    assert wait_until(lambda: metric(url, cancelled, default=0.0) == before + 1, 60, 0.2), "the render went on"
+    assert wait_until(lambda: metric(url, "indextts_generations_in_progress") == 0, 10, 0.2)
     stopped_after = time.monotonic() - gave_up
     started = time.monotonic()
     short = httpx.post(f"{url}/v1/audio/speech", json={"input": "Are you free now?", "response_format": "wav"},
@@ -204,8 +173,8 @@ def test_a_stream_whose_client_goes_away_stops_at_the_next_segment(make_app):
             first = next(stream.iter_raw())
             assert first
         # closed after the first piece: the server notices and renders at most a segment or two more
-        assert wait_for(lambda: 'kind="cancelled",route="/v1/audio/speech"} 1.0' in httpx.get(f"{url}/metrics").text,
-                        10)
+        assert wait_until(lambda: 'kind="cancelled",route="/v1/audio/speech"} 1.0' in httpx.get(f"{url}/metrics").text,
+                          10, 0.2)
         stopped_at = engine.rendered
         time.sleep(1.0)
         assert engine.rendered == stopped_at and stopped_at < 10, stopped_at

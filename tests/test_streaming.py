@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from audio_metrics import log_mel_l1
+from conftest import wait_until
 from prometheus_text import metric
 from indextts.errors import InputError
 from indextts.fair_lock import FairLock
@@ -30,15 +31,6 @@ slow = pytest.mark.slow
 needs_int8 = pytest.mark.skipif(not int8_available(), reason="this torch build has no oneDNN int8 convolution")
 
 RATE = 24000
-
-
-def wait_until(condition, timeout_s: float = 5.0, every_s: float = 0.01) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(every_s)
-    return condition()
 
 
 def squashed(text: str) -> str:
