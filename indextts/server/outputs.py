@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
 import uuid
@@ -60,16 +61,24 @@ class OutputStore:
 
     def _enforce_retention(self) -> None:
         folders = [p for p in self.root.glob("*") if p.is_dir() and DATE_FOLDER.fullmatch(p.name)]
-        sidecars = sorted((s for folder in folders for s in folder.glob("*.json")),
-                          key=lambda p: p.stat().st_mtime, reverse=True)
+        # One directory scan per folder, not one glob per output: a glob per sidecar made every save
+        # O(n^2) in the files kept (0.2-0.5 s per request at the default 500 outputs).
+        files_of: dict[tuple[Path, str], list[os.DirEntry]] = {}
+        for folder in folders:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if not entry.name.startswith(".") and entry.is_file():
+                        files_of.setdefault((folder, entry.name.split(".")[0]), []).append(entry)
+        sidecars = sorted(((entry, key) for key, files in files_of.items() for entry in files
+                           if entry.name == f"{key[1]}.json"), key=lambda item: _stat(item[0])[1], reverse=True)
         total = 0
-        for index, sidecar in enumerate(sidecars):
-            files = [p for p in sidecar.parent.glob(sidecar.stem + ".*")]
-            total += sum(p.stat().st_size for p in files)
+        for index, (sidecar, key) in enumerate(sidecars):
+            files = files_of[key]
+            total += sum(_stat(entry)[0] for entry in files)
             if index > 0 and (index >= self.keep_files or total > self.keep_bytes):  # never the newest
-                for path in files:
-                    path.unlink(missing_ok=True)
-                log.info("retention: removed output %s", sidecar.stem)
+                for entry in files:
+                    Path(entry.path).unlink(missing_ok=True)
+                log.info("retention: removed output %s", key[1])
         for folder in folders:
             self._remove_orphans(folder)
 
@@ -78,12 +87,17 @@ class OutputStore:
         """Files whose sidecar is missing (a crash or a failed write between the two): retention, which
         counts outputs by their sidecars, would otherwise keep them forever."""
         cutoff = time.time() - ORPHAN_GRACE_S
-        for path in folder.iterdir():
+        with os.scandir(folder) as entries:
+            names = [entry.name for entry in entries]
+        sidecars = {name for name in names if name.endswith(".json")}  # one listing, not a stat per file
+        for name in names:
+            stem = name.lstrip(".").split(".")[0]
+            leftover = name.endswith(".tmp")  # an interrupted atomic write: .<id>.wav.<random>.tmp
+            if not (leftover or f"{stem}.json" not in sidecars):
+                continue
+            path = folder / name
             try:
-                stem = path.name.lstrip(".").split(".")[0]
-                leftover = path.suffix == ".tmp"  # an interrupted atomic write: .<id>.wav.<random>.tmp
-                orphan = leftover or not (folder / f"{stem}.json").exists()
-                if orphan and path.is_file() and path.stat().st_mtime < cutoff:
+                if path.is_file() and path.stat().st_mtime < cutoff:
                     path.unlink()
                     log.info("retention: removed %s (no sidecar)", path.name)
             except OSError:  # removed meanwhile: nothing to do
@@ -99,6 +113,15 @@ def _sidecar_json(record: dict[str, Any]) -> str:
     except UnicodeEncodeError:
         text = json.dumps(record, ensure_ascii=True, indent=2)
     return text
+
+
+def _stat(entry: os.DirEntry) -> tuple[int, float]:
+    """(size, mtime) of a scanned file; (0, 0.0) when a concurrent save's retention removed it meanwhile."""
+    try:
+        info = entry.stat()
+    except OSError:
+        return 0, 0.0
+    return info.st_size, info.st_mtime
 
 
 def _sidecar(output_id: str, when: datetime, result: SynthesisResult, request: dict[str, Any]) -> dict[str, Any]:
