@@ -43,14 +43,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(workdir: Path, *, device: str = "cpu", threads: int = 2) -> Server:
-    """Start `python app.py` on a free loopback port; returns at once (the model loads in the background)."""
+def start_server(workdir: Path, *, device: str = "cpu", threads: int = 2,
+                 extra_env: dict[str, str] | None = None) -> Server:
+    """Start `python app.py` on a free loopback port; returns at once (the model loads in the background).
+    ``extra_env``: added to its environment after the caller's INDEXTTS_ settings are dropped (a variant's settings)."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("INDEXTTS_")}
     env.update(INDEXTTS_PATHS__CACHE_HUB=str(ROOT / "cache_hub"), INDEXTTS_PATHS__OUTPUTS=str(workdir / "outputs"),
                INDEXTTS_PATHS__LOGS=str(workdir / "logs"), INDEXTTS_PATHS__VOICES=str(workdir / "voices"),
                PYTHONUNBUFFERED="1")
+    env.update(extra_env or {})
     command = [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port),
                "--device", device, "--threads", str(threads)]
     log = workdir / "app.log"
