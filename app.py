@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
               f"or choose another port with --port", file=sys.stderr)
         return 1
 
+    from indextts.model import host_memory
+
+    host_memory.configure()  # before the server's threads start (each would get its own malloc arena)
     import uvicorn
 
     from indextts.server.app import create_app, gradio_temp_dir

@@ -27,6 +27,8 @@ from .errors import Cancelled, ConfigError, InputError
 from .fair_lock import FairLock
 from .model import MAX_TOKENS, SAMPLE_RATE, KokoroModel, Prosody, fusion, load_model
 from .model.devices import release_gpu_memory
+from .model.host_memory import IdleRelease
+from .model.kokoro import SAMPLES_PER_FRAME, speech_span
 from .model.precision import decoder_dtype
 from .segment_cache import SegmentCache
 from .text import Frontend, Segment
@@ -115,6 +117,7 @@ class Engine:
         self.frontend = frontend
         self.settings = settings
         self._lock = FairLock()  # model calls, one at a time, in arrival order (first segments first)
+        self._requests = IdleRelease()  # freed memory goes back to the system when no request is left
         self._voice_fitter = None  # built on the first clone (loads the speaker encoder)
         self._fit_lock = threading.Lock()  # one fit at a time; its model work takes turns with speech
         self.cache: SegmentCache[SegmentResult] = SegmentCache(settings.engine.cache_audio_s)
@@ -207,14 +210,12 @@ class Engine:
     def segments(self, text: str, lang: str = "auto", max_tokens: int | None = None,
                  first_max_tokens: int | None = None) -> list[Segment]:
         """Validate and split text into model-sized segments (no audio): used for previews too.
-        ``first_max_tokens`` (default ``engine.stream_first_tokens``; 0: off) cuts the first sentence
-        at a clause break for sooner first audio. Every path (streamed or not, page, API, CLI) splits
-        the same way, so streamed and whole audio are the same samples."""
+        ``first_max_tokens`` (None or 0: off) cuts the first sentence at a clause break for sooner first
+        audio: streamed API replies ask for it (``engine.stream_first_tokens``); everything else renders the
+        first sentence whole, as one rendering reads it best and ~10 % faster for a short text."""
         self._check_text(text)
         if lang not in LANGS:
             raise InputError(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
-        if first_max_tokens is None:
-            first_max_tokens = self.settings.engine.stream_first_tokens
         for limit in (max_tokens, first_max_tokens or None):
             if limit is not None and not MIN_SEGMENT_TOKENS <= limit <= MAX_TOKENS:
                 raise InputError(f"max tokens per segment must be {MIN_SEGMENT_TOKENS}-{MAX_TOKENS}, got {limit}")
@@ -263,7 +264,15 @@ class Engine:
         segments = self.segments(text, lang, max_tokens, first_max_tokens)
         if emotion is not None and not isinstance(emotion, EmotionSpec):
             raise InputError(f"emotion must be an EmotionSpec or None, got {type(emotion).__name__}")
-        return (self._speak(segment, resolved, speed, emotion, i) for i, segment in enumerate(segments))
+        return self._rendered(segments, resolved, speed, emotion)
+
+    def _rendered(self, segments: list[Segment], voice: Voice, speed: float,
+                  emotion: EmotionSpec | None) -> Iterator[SegmentResult]:
+        """Each segment rendered as it is pulled. The request is active from its first segment until its last
+        (or until the caller stops pulling); the last active request to end releases freed memory."""
+        with self._requests.job():
+            for i, segment in enumerate(segments):
+                yield self._speak(segment, voice, speed, emotion, i)
 
     def join(self, segments: list[SegmentResult], pause_s: float | None = None,
              compute_s: float | None = None) -> SynthesisResult:
@@ -329,13 +338,15 @@ class Engine:
                                                      shift)
             else:
                 prosody = voice_shifted(prosody, shift)
-            audio = self.model.render(tokens, style, prosody).float().cpu().numpy()
+            span = speech_span(prosody)  # the edge silence is trimmed below: not rendered at all
+            audio = self.model.render(tokens, style, prosody, span).float().cpu().numpy()
         if emotion is not None:
             audio = finish_audio(audio, gain_db)
         start, end = speech_bounds(audio, SAMPLE_RATE)
+        lead_in = span[0] * SAMPLES_PER_FRAME + start
         # results outlive the call (segment cache, page state): they keep CPU copies, no GPU memory
         return SegmentResult(segment.text, segment.lang, segment.phonemes, segment.tokens, audio[start:end],
-                             start / SAMPLE_RATE, prosody.to("cpu"), time.perf_counter() - started, segment.ends)
+                             lead_in / SAMPLE_RATE, prosody.to("cpu"), time.perf_counter() - started, segment.ends)
 
     # ------------------------------------------------------------------ voice cloning
     def clone_voice(self, source, name: str | None = None, save: bool = False, steps: int | None = None,

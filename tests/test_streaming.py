@@ -24,6 +24,7 @@ from conftest import wait_until
 from prometheus_text import metric
 from indextts.errors import InputError
 from indextts.fair_lock import FairLock
+from indextts.model.checkpoint import float_convolutions
 from indextts.model.int8 import Int8Conv1d, int8_available, quantize_convolutions
 from indextts.segment_cache import SegmentCache
 
@@ -55,7 +56,7 @@ def test_first_max_tokens_cuts_the_first_sentence_at_a_clause(engine, lang, text
     assert len(whole[0].tokens) > 48  # the case is real: the first sentence is over the limit
     assert cut[0].text == head and len(cut[0].tokens) <= 48
     assert cut[0].ends == "clause" and cut[1].ends == "sentence" and whole[0].ends == "sentence"
-    assert engine.segments(text, lang=lang) == cut  # engine.stream_first_tokens (48) is the default everywhere
+    assert engine.segments(text, lang=lang) == whole  # no cut unless asked (streamed API replies ask)
     assert len(cut) == len(whole) + 1  # the first sentence became two segments; the rest is as before
     assert squashed(cut[0].text + cut[1].text) == squashed(whole[0].text)
     assert [s.text for s in cut[2:]] == [s.text for s in whole[1:]]
@@ -95,7 +96,7 @@ def test_a_bad_first_max_tokens_is_named(engine, bad):
 def test_a_clause_cut_is_followed_by_a_clause_pause_not_a_sentence_pause(engine):
     from indextts.engine import CLAUSE_PAUSE_S
 
-    segments = list(engine.stream(FIRST_CUT_CASES[0][1], voice="af_heart", lang="en"))
+    segments = list(engine.stream(FIRST_CUT_CASES[0][1], voice="af_heart", lang="en", first_max_tokens=48))
     assert [s.ends for s in segments] == ["clause", "sentence", "sentence"]
     pause = 0.25
     joined = engine.join(segments, pause)
@@ -363,13 +364,14 @@ def test_quantize_convolutions_picks_large_ungrouped_convs_only():
 
 @slow
 @needs_int8
-def test_the_engine_runs_int8_vocoder_convolutions_by_default(engine, settings):
+def test_the_engine_runs_int8_decoder_convolutions_by_default(engine, settings):
     assert settings.engine.int8 is True
     quantized = [name for name, m in engine.model.decoder.named_modules() if isinstance(m, Int8Conv1d)]
-    assert len(quantized) >= 20, quantized
-    assert all(name.startswith("generator.") for name in quantized), quantized  # the 800/4800 Hz stages
+    assert sum(name.startswith("generator.") for name in quantized) >= 20, quantized  # the 800/4800 Hz stages
+    assert isinstance(engine.model.decoder.encode.conv1, Int8Conv1d)  # the 40-80 Hz blocks (weight-bound)
+    assert all(isinstance(block.conv2, Int8Conv1d) for block in engine.model.decoder.decode)
     assert type(engine.model.decoder.generator.conv_post) is nn.Conv1d  # exponentiated output: kept float
-    assert type(engine.model.decoder.encode.conv1) is nn.Conv1d  # 40-80 Hz blocks: cheap, kept float
+    assert type(engine.model.decoder.F0_conv) is nn.Conv1d  # one channel: nothing to gain
     assert not any(isinstance(m, Int8Conv1d) for m in engine.model.predictor.modules())  # durations: float
     assert not any(isinstance(m, Int8Conv1d) for m in engine.model.text_encoder.modules())
 
@@ -403,7 +405,9 @@ def test_int8_audio_matches_the_float_model(engine, float_model, asr, lang, text
     with torch.inference_mode():
         prosody = float_model.predict_prosody(tokens, style, 1.0)
         int8_prosody = engine.model.predict_prosody(tokens, style, 1.0)
-        assert torch.equal(int8_prosody.frames, prosody.frames)  # the predictor is float in both
+        # ALBERT runs in int8 (test_speed.py): a rare token's rounding flips by one frame; the audio compared
+        # below is rendered from the same (float) prosody in both models
+        assert (int8_prosody.frames - prosody.frames).abs().max() <= 1
         reference = float_model.render(tokens, style, prosody).numpy()
         quantized = engine.model.render(tokens, style, prosody).numpy()
     assert len(quantized) == len(reference)
@@ -426,7 +430,7 @@ def test_the_int8_model_gives_float_audio_and_gradients_with_autograd(engine, fl
     outputs = []
     for model in (engine.model, float_model):
         leaf = style.clone().requires_grad_(True)
-        with torch.enable_grad():
+        with torch.enable_grad(), float_convolutions(model):  # the int8 model's float weights, read back
             audio = model.render(tokens, leaf, prosody)
             audio.square().mean().backward()
         outputs.append(audio.detach())
@@ -545,9 +549,11 @@ def test_stream_bad_input_is_a_json_error_before_any_audio(live_server):
     (NO_EARLY_BREAK[1], NO_EARLY_BREAK[1].split(". ")[0] + "."),  # no clause break within 48 tokens: not cut
     (FIRST_CUT_CASES[0][1], FIRST_CUT_CASES[0][2]),               # cut at its clause break
 ], ids=["late-break", "early-break"])
-def test_streamed_and_whole_wav_are_the_same_samples(live_server, text, first):
+def test_streamed_and_whole_wav_differ_only_in_the_cut_first_sentence(live_server, text, first):
     """Issue 15 item 6: the streamed first segment was cut mid-clause ("goes back many | centuries") and got a
-    sentence pause, so the streamed audio was longer than the same request without streaming."""
+    sentence pause, and README said the audio was identical. Now a stream cuts only at a clause break, and
+    only that cut separates it from the same request without streaming: from the second sentence on, the
+    samples are the same, and without a cut, all of them."""
     url = live_server.url
     streamed = stream_speech(url, input=text, response_format="wav", voice="af_heart")
     whole = speech(url, input=text, response_format="wav", voice="af_heart")
@@ -555,15 +561,23 @@ def test_streamed_and_whole_wav_are_the_same_samples(live_server, text, first):
     streamed_audio, rate = sf.read(io.BytesIO(streamed.data), dtype="int16")
     whole_audio, whole_rate = sf.read(io.BytesIO(whole.content), dtype="int16")
     assert rate == whole_rate == RATE
-    assert len(streamed_audio) == len(whole_audio)
-    assert np.array_equal(streamed_audio, whole_audio)  # sample for sample
     records = {meta["request"]["stream"]: meta for meta, _ in saved_outputs(live_server, text)}
     assert set(records) == {True, False}
-    assert [s["text"] for s in records[True]["segments"]] == [s["text"] for s in records[False]["segments"]]
-    head = records[True]["segments"][0]["text"]
+    streamed_texts = [s["text"] for s in records[True]["segments"]]
+    whole_texts = [s["text"] for s in records[False]["segments"]]
+    head = streamed_texts[0]
     assert head == first  # the whole first sentence, or up to a clause break: never inside a clause
-    assert head.endswith((",", ".")) and squashed("".join(s["text"] for s in records[True]["segments"])) \
-        == squashed(text)
+    assert head.endswith((",", ".")) and squashed("".join(streamed_texts)) == squashed(text)
+    if head == whole_texts[0]:  # not cut: the same request either way
+        assert streamed_texts == whole_texts
+        assert np.array_equal(streamed_audio, whole_audio)  # sample for sample
+        return
+    assert squashed(streamed_texts[0] + streamed_texts[1]) == squashed(whole_texts[0])  # two renderings of it
+    assert streamed_texts[2:] == whole_texts[1:]
+    last = int(records[False]["segments"][-1]["duration_s"] * RATE) - 48  # durations are kept to the ms
+    assert last > RATE // 2
+    assert np.array_equal(streamed_audio[-last:], whole_audio[-last:])  # the later sentences: the same samples
+    assert abs(len(streamed_audio) - len(whole_audio)) < 0.6 * RATE  # the first sentence read in two parts
 
 
 def server_cpu_s(pid: int) -> float:

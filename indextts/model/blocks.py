@@ -8,6 +8,7 @@ inference needs and avoids weight_norm's 0/0 on all-zero channels.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +18,38 @@ from .fusion import fusable
 from .precision import as_float32
 
 _SQRT2 = math.sqrt(2.0)
+Stats = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # per-channel sum, sum of squares, and count over time
+
+
+@dataclass(frozen=True)
+class EdgeCut:
+    """The decoder renders frames [left, left + window) of an utterance of left + window + right frames; the
+    frames cut are the silence at its edges, which the engine trims from the audio anyway.
+
+    The instance norms average over time, and Kokoro's output level follows those averages (rendering a
+    window with plain statistics made Mandarin up to 3.8 dB quieter), so they must still see the whole
+    utterance. The cut frames count as copies of the silence just inside each edge of the window:
+    ``probe`` frames, ``skip`` frames in (the outermost frames see the convolutions' zero padding). That
+    silence is near constant (one repeated boundary token, unvoiced), which keeps the level within 0.3 dB."""
+
+    left: int
+    right: int
+    window: int
+    skip: int = 2
+    probe: int = 4
+
+    def extra_stats(self, x: torch.Tensor) -> Stats:
+        """What the cut frames add to the statistics of ``x`` (B, C, T), a signal at any rate over the window."""
+        steps = x.shape[2]
+        rate = steps / self.window
+        skip = min(round(self.skip * rate), steps - 1)
+        width = max(1, min(round(self.probe * rate), steps - skip))
+        xf = as_float32(x)
+        first, last = xf[..., skip : skip + width], xf[..., steps - skip - width : steps - skip]
+        n_first, n_last = self.left * rate, self.right * rate
+        total = n_first * first.mean(dim=2, keepdim=True) + n_last * last.mean(dim=2, keepdim=True)
+        squares = n_first * (first * first).mean(dim=2, keepdim=True) + n_last * (last * last).mean(dim=2, keepdim=True)
+        return total, squares, torch.tensor(n_first + n_last, dtype=torch.float32, device=x.device)
 
 
 class ChannelLayerNorm(nn.Module):
@@ -41,9 +74,9 @@ class AdaIN1d(nn.Module):
         self.norm = nn.InstanceNorm1d(channels, affine=True)
         self.fc = nn.Linear(style_dim, channels * 2)
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, style: torch.Tensor, cut: EdgeCut | None = None) -> torch.Tensor:
         weight, bias = self.style_affine(style)
-        factor, offset = _normalizing_affine(x, weight, bias, self.norm.eps)
+        factor, offset = _normalizing_affine(x, weight, bias, self.norm.eps, None if cut is None else cut.extra_stats(x))
         return torch.addcmul(offset, x, factor)
 
     def style_affine(self, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -52,17 +85,23 @@ class AdaIN1d(nn.Module):
         return (1 + gamma) * self.norm.weight[:, None], (1 + gamma) * self.norm.bias[:, None] + beta
 
 
-def _normalizing_affine(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-                        eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _normalizing_affine(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float,
+                        extra: Stats | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Factor and offset with ``factor * x + offset == weight * instance_norm(x) + bias``.
 
     Normalisation and affine folded into one multiply-add over the signal, with no copy of the
     channels-last tensors the int8 convolutions return (nn.InstanceNorm1d would make one).
     The statistics are float32 in every precision (E[x^2] overflows fp16 above |x| ~ 256); factor and
-    offset come back in x's dtype."""
+    offset come back in x's dtype. ``extra``: statistics of frames outside ``x`` that count too (``EdgeCut``)."""
     xf = as_float32(x)
-    mean = xf.mean(dim=2, keepdim=True)  # two plain means: ~20x faster than torch.var_mean on CPU
-    var = ((xf * xf).mean(dim=2, keepdim=True) - mean * mean).clamp_min(0.0)
+    if extra is None:
+        mean = xf.mean(dim=2, keepdim=True)  # two plain means: ~20x faster than torch.var_mean on CPU
+        var = ((xf * xf).mean(dim=2, keepdim=True) - mean * mean).clamp_min(0.0)
+    else:
+        total, squares, count = extra
+        count = count + x.shape[2]
+        mean = (xf.sum(dim=2, keepdim=True) + total) / count
+        var = (((xf * xf).sum(dim=2, keepdim=True) + squares) / count - mean * mean).clamp_min(0.0)
     factor = as_float32(weight) * torch.rsqrt(var + eps)
     offset = as_float32(bias) - mean * factor
     return factor.to(x.dtype), offset.to(x.dtype)
@@ -103,34 +142,35 @@ class AdainResBlk1d(nn.Module):
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         return self.conv1x1(x) if hasattr(self, "conv1x1") else x
 
-    def _residual(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        x = F.leaky_relu(self.norm1(x, style), 0.2)
+    def _residual(self, x: torch.Tensor, style: torch.Tensor, cut: EdgeCut | None) -> torch.Tensor:
+        x = F.leaky_relu(self.norm1(x, style, cut), 0.2)
         if self.upsample:
             x = self.pool(x)
         x = self.conv1(x)
-        x = F.leaky_relu(self.norm2(x, style), 0.2)
+        x = F.leaky_relu(self.norm2(x, style, cut), 0.2)
         return self.conv2(x)
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        return (self._residual(x, style) + self._shortcut(x)) / _SQRT2
+    def forward(self, x: torch.Tensor, style: torch.Tensor, cut: EdgeCut | None = None) -> torch.Tensor:
+        return (self._residual(x, style, cut) + self._shortcut(x)) / _SQRT2
 
 
 @fusable
 def adain_snake(x: torch.Tensor, alpha: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-                eps: float) -> torch.Tensor:
+                eps: float, extra: Stats | None = None) -> torch.Tensor:
     """Snake(AdaIN(x)), where Snake(y) = y + sin^2(a y) / a (a periodic bias for waveforms).
 
     Written as (z + sin^2 z) / a with z = a * AdaIN(x): four passes over the signal instead of
     nine in eager mode, one loop when compiled (``fusion.py``)."""
-    factor, offset = _normalizing_affine(x, weight, bias, eps)
+    factor, offset = _normalizing_affine(x, weight, bias, eps, extra)
     z = torch.addcmul(alpha * offset, x, alpha * factor)
     sine = torch.sin(z)
     return torch.addcmul(z, sine, sine) * (1 / alpha)
 
 
-def _snake(norm: AdaIN1d, alpha: torch.Tensor, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+def _snake(norm: AdaIN1d, alpha: torch.Tensor, x: torch.Tensor, style: torch.Tensor,
+           cut: EdgeCut | None = None) -> torch.Tensor:
     weight, bias = norm.style_affine(style)
-    return adain_snake(x, alpha, weight, bias, norm.norm.eps)
+    return adain_snake(x, alpha, weight, bias, norm.norm.eps, None if cut is None else cut.extra_stats(x))
 
 
 class AdaINResBlock1(nn.Module):
@@ -150,9 +190,9 @@ class AdaINResBlock1(nn.Module):
         self.alpha1 = nn.ParameterList(nn.Parameter(torch.ones(1, channels, 1)) for _ in dilations)
         self.alpha2 = nn.ParameterList(nn.Parameter(torch.ones(1, channels, 1)) for _ in dilations)
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, style: torch.Tensor, cut: EdgeCut | None = None) -> torch.Tensor:
         for c1, c2, n1, n2, a1, a2 in zip(self.convs1, self.convs2, self.adain1, self.adain2, self.alpha1, self.alpha2):
-            h = c1(_snake(n1, a1, x, style))
-            h = c2(_snake(n2, a2, h, style))
+            h = c1(_snake(n1, a1, x, style, cut))
+            h = c2(_snake(n2, a2, h, style, cut))
             x = x + h
         return x

@@ -8,6 +8,9 @@ comes back as float32 so norms and activations stay in float.
 
 Only inference takes the int8 path: with autograd on (the voice fitter) or off
 the CPU, the original float convolution runs, so gradients stay exact.
+
+``Int8Linear`` does the same for linear layers: ALBERT's (the predictor's text
+reader, most of the predictor's time in float32).
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ class Int8Conv1d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not runs_int8(x):
+            if not self.has_float_weight:
+                raise RuntimeError("this int8 convolution's float32 weight was released after loading (only autograd "
+                                   "reads it): run autograd inside indextts.model.checkpoint.float_convolutions(model)")
             return self.float_conv(x)
         qx, scale, zero_point = quantize_uint8(x)
         scale, zero_point = float(scale), int(zero_point)
@@ -61,6 +67,17 @@ class Int8Conv1d(nn.Module):
             qx, scale, zero_point, self.packed, self.w_scale, self.w_zero_point, self.float_conv.bias,
             stride, padding, dilation, groups, 1.0, 0, torch.float32, "none", [], "",
         )
+
+    @property
+    def has_float_weight(self) -> bool:
+        """Whether the float32 weight is loaded (the autograd path needs it; the int8 path does not)."""
+        return self.float_conv.weight.numel() > 0
+
+    def set_float_weight(self, weight: torch.Tensor | None) -> None:
+        """Load the float32 weight (exactly the one quantized), or release it with None: 181 MB for the
+        decoder's int8 convolutions, kept only while autograd runs (``checkpoint.float_convolutions``)."""
+        value = torch.empty(0, device=self.w_scale.device) if weight is None else weight
+        self.float_conv.weight = nn.Parameter(value, requires_grad=False)
 
 
 @fusable
@@ -86,5 +103,43 @@ def quantize_convolutions(module: nn.Module, exclude: tuple[str, ...] = (), min_
             continue
         parent, _, attr = name.rpartition(".")
         setattr(module.get_submodule(parent), attr, Int8Conv1d(conv))
+        swapped += 1
+    return swapped
+
+
+class Int8Linear(nn.Module):
+    """A drop-in for a float ``nn.Linear`` that runs in int8 during CPU inference (as Int8Conv1d: weights int8
+    per output row, the input quantized per call over its own range, float32 out)."""
+
+    def __init__(self, linear: nn.Linear) -> None:
+        super().__init__()
+        self.float_linear = linear
+        weight = linear.weight.detach().float()
+        scale = weight.abs().amax(dim=1).clamp_min(1e-12) / _WMAX
+        int8_weight = torch.round(weight / scale[:, None]).clamp(-_WMAX, _WMAX).to(torch.int8)
+        self.register_buffer("w_scale", scale, persistent=False)
+        self.register_buffer("w_zero_point", torch.zeros_like(scale, dtype=torch.int32), persistent=False)
+        self.packed = torch.ops.onednn.qlinear_prepack(int8_weight, None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not runs_int8(x):
+            return self.float_linear(x)
+        rows = x.reshape(-1, x.shape[-1])  # oneDNN's int8 matmul takes 2-D input
+        qx, scale, zero_point = quantize_uint8(rows)
+        out = torch.ops.onednn.qlinear_pointwise(
+            qx, float(scale), int(zero_point), self.packed, self.w_scale, self.w_zero_point, self.float_linear.bias,
+            1.0, 0, torch.float32, "none", [], "",
+        )
+        return out.reshape(*x.shape[:-1], out.shape[-1])
+
+
+def quantize_linears(module: nn.Module) -> int:
+    """Swap every ``nn.Linear`` under ``module`` for an Int8Linear; returns how many."""
+    swapped = 0
+    for name, linear in list(module.named_modules()):
+        if type(linear) is not nn.Linear:
+            continue
+        parent, _, attr = name.rpartition(".")
+        setattr(module.get_submodule(parent), attr, Int8Linear(linear))
         swapped += 1
     return swapped

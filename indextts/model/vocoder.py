@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import AdaINResBlock1, AdainResBlk1d
+from .blocks import AdaINResBlock1, AdainResBlk1d, EdgeCut
 from .int8 import runs_int8
 from .precision import as_float32
 
@@ -104,9 +104,15 @@ class Generator(nn.Module):
         self.conv_post = nn.Conv1d(channels, n_fft + 2, 7, padding=3)
         self.kernels_per_stage = len(cfg.resblock_kernel_sizes)
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor, f0: torch.Tensor) -> torch.Tensor:
-        """x (B, C, F) and style in the convolution stack's dtype, f0 (B, 2F) -> audio (B, N), float32."""
-        magnitude, phase = self.stft.transform(self.m_source(f0))  # float32 (see precision.py)
+    def forward(self, x: torch.Tensor, style: torch.Tensor, f0: torch.Tensor, cut: EdgeCut | None = None) -> torch.Tensor:
+        """x (B, C, F) and style in the convolution stack's dtype, f0 (B, 2F) -> audio (B, N), float32.
+        With ``cut``, x holds only the window's frames and f0 is the whole utterance's: the harmonic source runs
+        over all of it, so its phase in the window is the one the whole rendering has."""
+        wave = self.m_source(f0)
+        if cut is not None:
+            per_frame = wave.shape[1] // (cut.left + cut.window + cut.right)
+            wave = wave[:, cut.left * per_frame : (cut.left + cut.window) * per_frame]
+        magnitude, phase = self.stft.transform(wave)  # float32 (see precision.py)
         source = torch.cat([magnitude, phase], dim=1).to(x.dtype)
         for i, up in enumerate(self.ups):
             x = up(F.leaky_relu(x, 0.1))
@@ -114,9 +120,9 @@ class Generator(nn.Module):
                 x = F.pad(x, (1, 0), mode="reflect")  # match the source's centred STFT length
             if runs_int8(x):
                 x = _channels_last(x)
-            x = x + self.noise_res[i](self.noise_convs[i](source), style)
+            x = x + self.noise_res[i](self.noise_convs[i](source), style, cut)
             stage = self.resblocks[i * self.kernels_per_stage : (i + 1) * self.kernels_per_stage]
-            x = sum(block(x, style) for block in stage) / self.kernels_per_stage
+            x = sum(block(x, style, cut) for block in stage) / self.kernels_per_stage
         x = self.conv_post(F.leaky_relu(as_float32(x), 0.01))  # float32: exponentiated into magnitudes
         bins = self.stft.n_fft // 2 + 1
         return self.stft.inverse(torch.exp(x[:, :bins]), torch.sin(x[:, bins:]))
@@ -150,7 +156,7 @@ class Decoder(nn.Module):
     @property
     def dtype(self) -> torch.dtype:
         """The convolution stack's dtype (float32, or fp16/bf16 after ``convert``)."""
-        return self.encode.conv1.weight.dtype
+        return self.encode.norm1.fc.weight.dtype  # a layer that is converted and never int8
 
     def convert(self, dtype: torch.dtype) -> None:
         """Run the convolution stack in ``dtype`` from now on, its weights converted once (they are rounded:
@@ -167,15 +173,24 @@ class Decoder(nn.Module):
                 if buffer is not None and buffer.is_floating_point():
                     module._buffers[key] = buffer.to(dtype)
 
-    def forward(self, asr: torch.Tensor, f0: torch.Tensor, energy: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        """Inputs in any float dtype; F0 and energy are read in float32, the rest in ``dtype``. Float32 audio."""
+    def forward(self, asr: torch.Tensor, f0: torch.Tensor, energy: torch.Tensor, style: torch.Tensor,
+                span: tuple[int, int] | None = None) -> torch.Tensor:
+        """Inputs in any float dtype; F0 and energy are read in float32, the rest in ``dtype``. Float32 audio.
+        ``span`` (start, stop): render only frames [start, stop) (audio from sample 600 * start), as they sound in
+        the whole rendering up to the instance norms' estimate of the silence cut (``EdgeCut``)."""
         dtype = self.dtype
         f0, energy = as_float32(f0), as_float32(energy)
+        whole_f0, cut = f0, None
+        frames = asr.shape[2]
+        if span is not None and tuple(span) != (0, frames):
+            start, stop = span
+            cut = EdgeCut(start, frames - stop, stop - start)
+            asr, f0, energy = asr[..., start:stop], f0[:, 2 * start : 2 * stop], energy[:, 2 * start : 2 * stop]
         f0_down = self.F0_conv(f0[:, None]).to(dtype)
         energy_down = self.N_conv(energy[:, None]).to(dtype)
         asr, style = asr.to(dtype), style.to(dtype)
-        x = self.encode(torch.cat([asr, f0_down, energy_down], dim=1), style)
+        x = self.encode(torch.cat([asr, f0_down, energy_down], dim=1), style, cut)
         residual = self.asr_res(asr)
         for block in self.decode:
-            x = block(torch.cat([x, residual, f0_down, energy_down], dim=1), style)
-        return self.generator(x, style, f0)
+            x = block(torch.cat([x, residual, f0_down, energy_down], dim=1), style, cut)
+        return self.generator(x, style, whole_f0, cut)

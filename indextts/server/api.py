@@ -558,10 +558,8 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
         try:
             async with admission.slot(timeout_s=time_left(started)):
                 began = time.perf_counter()
-                # the same segments a stream of this request gets (one path: the same audio either way)
                 segments = await to_thread.run_sync(lambda: engine.stream(
-                    req.input, voice=req.voice or voice, speed=req.speed, lang=req.lang, emotion=emotion,
-                    first_max_tokens=settings.engine.stream_first_tokens or None))
+                    req.input, voice=req.voice or voice, speed=req.speed, lang=req.lang, emotion=emotion))
                 made = await render_while_wanted(request, segments, started)
                 result = await to_thread.run_sync(lambda: engine.join(made, compute_s=time.perf_counter() - began))
         except QueueFull:
@@ -618,8 +616,9 @@ def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, m
             made.append(segment)
 
     async def stream_speech(req: SpeechRequest, engine, voice: str, emotion, started: float) -> StreamingResponse:
-        """Chunked audio, one piece per segment as the engine makes it (the first segment is cut
-        short, ``engine.stream_first_tokens``); the saved file holds the same audio. A client that goes
+        """Chunked audio, one piece per segment as the engine makes it (a long first sentence is cut at a
+        clause break, ``engine.stream_first_tokens``: the one way it differs from the same request without
+        streaming); the saved file holds the audio sent. A client that goes
         away stops the work at the next segment; past the time limit the stream is cut off."""
         received = time.perf_counter()
         try:
