@@ -104,16 +104,23 @@ def stop_process(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
+def app_env(tmp: Path) -> dict[str, str]:
+    """The environment for a `python app.py` of a test's own: no outer INDEXTTS_ settings, outputs, logs and
+    voices under ``tmp``, the repo's weights."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INDEXTTS_")}
+    env.update(INDEXTTS_PATHS__OUTPUTS=str(tmp / "outputs"), INDEXTTS_PATHS__CACHE_HUB=str(ROOT / "cache_hub"),
+               INDEXTTS_PATHS__LOGS=str(tmp / "logs"), INDEXTTS_PATHS__VOICES=str(tmp / "voices"),
+               PYTHONUNBUFFERED="1")
+    return env
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
     """`python app.py` on a free port (own outputs dir, the repo's weights); yields an object with
     .url, .outputs, .log and .proc. Ready (/readyz 200) before the first test uses it."""
     tmp = tmp_path_factory.mktemp("live_server")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INDEXTTS_")}
-    env.update(INDEXTTS_PATHS__OUTPUTS=str(tmp / "outputs"), INDEXTTS_PATHS__CACHE_HUB=str(ROOT / "cache_hub"),
-               INDEXTTS_PATHS__LOGS=str(tmp / "logs"), INDEXTTS_PATHS__VOICES=str(tmp / "voices"),
-               PYTHONUNBUFFERED="1")
+    env = app_env(tmp)
     command = [sys.executable, "app.py", "--port", str(port), "--device", "cpu", "--threads", "2"]
     log_path = tmp / "app.log"
     with open(log_path, "wb") as log:

@@ -21,7 +21,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from conftest import ROOT, _wait_ready, free_port, stop_process
+from conftest import ROOT, _wait_ready, app_env, free_port, stop_process
 from indextts.model import host_memory
 from indextts.model.checkpoint import float_convolutions
 from indextts.model.int8 import Int8Conv1d, int8_available
@@ -56,10 +56,7 @@ def fresh_server(tmp_path_factory):
     """A `python app.py` of its own (its memory is this module's alone)."""
     tmp = tmp_path_factory.mktemp("memory_server")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INDEXTTS_")}
-    env.update(INDEXTTS_PATHS__OUTPUTS=str(tmp / "outputs"), INDEXTTS_PATHS__CACHE_HUB=str(ROOT / "cache_hub"),
-               INDEXTTS_PATHS__LOGS=str(tmp / "logs"), INDEXTTS_PATHS__VOICES=str(tmp / "voices"),
-               PYTHONUNBUFFERED="1")
+    env = app_env(tmp)
     env.pop("MALLOC_ARENA_MAX", None)
     env.pop("ONEDNN_PRIMITIVE_CACHE_CAPACITY", None)
     log_path = tmp / "app.log"
