@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
 # Install what the tests need (idempotent, quick when nothing changed) and run them.
 # Extra arguments go to pytest, e.g. ./run_tests.sh -k frontend
+# ./run_tests.sh --fast: only the tests that need no model, ASR, app process, browser or S3 (under two
+# minutes; tests/conftest.py marks them); the full suite is the default and what CI runs.
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/bootstrap.sh
+
+if [[ "${1:-}" == "--fast" ]]; then
+    shift
+    bootstrap_venv requirements.txt requirements-test.txt
+    "$VENV_DIR/bin/python" -m indextts.weights ensure
+    exec "$VENV_DIR/bin/python" -m pytest tests -m fast "$@"
+fi
 
 # System packages for the real-browser tests (Debian Chromium; playwright cannot download browsers here),
 # CJK fonts so Chinese renders in screenshots, and ffmpeg for the live player: one apt run for all.

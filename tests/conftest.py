@@ -10,11 +10,23 @@ from indextts.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Fixtures that load the model or the ASR, start an app process, a browser or an S3 server, or build weights.
+# A test that uses none of them, directly or through another fixture, and is not marked slow, is ``fast``:
+# ./run_tests.sh --fast runs those (the edit-test loop); the full suite stays the CI default.
+HEAVY_FIXTURES = frozenset({
+    "engine", "float_model", "gpu_engine", "gpu_models", "asr", "onnx_path",  # the model, the ASR, the ONNX
+    "live_server", "fresh_server", "launcher", "foreign_listener",  # processes: the app, start_app.sh
+    "browser", "s3", "hub",  # Chromium, the S3 server, a private cache_hub built from the packages
+})
+
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """Tests marked ``cuda`` run only where PyTorch sees a GPU."""
+    """Marks the fast tier (``HEAVY_FIXTURES``); tests marked ``cuda`` run only where PyTorch sees a GPU."""
     import torch
 
+    for item in items:
+        if item.get_closest_marker("slow") is None and not HEAVY_FIXTURES.intersection(item.fixturenames):
+            item.add_marker(pytest.mark.fast)
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="no CUDA GPU visible to PyTorch")
