@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., object])
 _state = {"enabled": False}
 COMPILED_DEVICES = ("cpu", "cuda")
+RECOMPILE_LIMIT = 32  # compiled variants kept per fused function (see ``enable``)
 
 
 def enable(cache_dir: Path | None = None) -> None:
@@ -31,6 +32,11 @@ def enable(cache_dir: Path | None = None) -> None:
     TORCHINDUCTOR_CACHE_DIR is set): inductor's default is under /tmp, lost at every reboot."""
     if cache_dir is not None:
         os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir))
+    # One compiled variant per input layout, and a function meets several: quantize_uint8 takes ALBERT's rows
+    # (2-D), the decoder blocks' channels-first signals and the generator's channels-last ones, each made in
+    # inference mode (speech) or under no_grad (a fit's judged renders), a different guard. Past dynamo's
+    # default limit of 8 the rest would run eager, with a warning in the log.
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
     _state["enabled"] = True
 
 
