@@ -14,6 +14,7 @@ from pathlib import Path
 from .audio import check_writable, write_audio
 from .config import Settings
 from .errors import IndexTTSError, InputError, ConfigError
+from .text.langdetect import LANGS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--voice", help="voice name (see --list-voices), OpenAI voice name, or a mix such as "
                                        "af_bella+af_sky; default: the text language's default voice")
     synth.add_argument("--speed", type=float, default=1.0, help="speaking rate, 0.25-4.0 (default 1.0)")
-    synth.add_argument("--lang", choices=["auto", "en", "zh"], default="auto", help="text language (default auto)")
+    synth.add_argument("--lang", choices=["auto", *LANGS], default="auto", help="text language (default auto)")
     synth.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override engine.device")
     synth.add_argument("--list-voices", action="store_true", help="print the available voices and exit")
     synth.add_argument("-q", "--quiet", action="store_true", help="print only errors")

@@ -33,7 +33,7 @@ from .model.precision import decoder_dtype
 from .segment_cache import SegmentCache
 from .text import Frontend, Segment
 from .voice_library import VoiceLibrary, blend
-from .text.langdetect import main_lang
+from .text.langdetect import LANGS as TEXT_LANGS, main_lang
 from .voices import ALL_VOICES_HINT, Voice, VoiceBank, session_voice, stock_info
 from .weights import ensure_weights
 
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 SPEED_RANGE = (0.25, 4.0)  # OpenAI's range; past 2x, short sounds reach the model's one-frame floor
 MIN_SEGMENT_TOKENS = 16
-LANGS = ("auto", "en", "zh")
+LANGS = ("auto", *TEXT_LANGS)
 FALLBACK_VOICE = "jm_kumo"  # always installed (the required voice packs)
 # Voices a clone may start from: the fit renders English sentences, so the English voices, plus the five
 # shipped packs (the bases before the native voices came). Each base costs ~1-2 s of statistics per install.
@@ -186,14 +186,14 @@ class Engine:
         cfg = self.settings.engine
         if cfg.default_voice:
             return cfg.default_voice
-        wanted = cfg.default_voice_zh if (lang if lang in ("en", "zh") else main_lang(text)) == "zh" \
+        wanted = cfg.default_voice_zh if (lang if lang in TEXT_LANGS else main_lang(text)) == "zh" \
             else cfg.default_voice_en
         return wanted if self.voices.kind(wanted) is not None else FALLBACK_VOICE
 
     @property
     def default_voices(self) -> dict[str, str]:
         """The default voice per language, as requests get it now."""
-        return {lang: self.default_voice(lang=lang) for lang in ("en", "zh")}
+        return {lang: self.default_voice(lang=lang) for lang in TEXT_LANGS}
 
     def _check_default_voices(self, all_voices_installed: bool) -> None:
         cfg = self.settings.engine

@@ -29,6 +29,7 @@ from safetensors.torch import load_file, save_file
 
 from .atomic import atomic_path
 from .errors import InputError
+from .model import SAMPLE_RATE
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,39}$")
 PACK_SHAPE = (510, 1, 256)
@@ -99,7 +100,7 @@ class VoiceLibrary:
 
     # ------------------------------------------------------------------ write
     def save(self, name: str, pack: torch.Tensor, meta: dict, reference: np.ndarray | None = None,
-             sample_rate: int = 24000, overwrite: bool = False) -> dict:
+             sample_rate: int = SAMPLE_RATE, overwrite: bool = False) -> dict:
         name = self.check_new_name(name)
         pack = _check_pack(pack)
         with self._lock:

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path
-from ..model import KokoroModel
+from ..model import SAMPLE_RATE, KokoroModel
 from ..model.checkpoint import float_convolutions
 from ..model.host_memory import release_free_memory
 from ..model.prosody import expand_to_frames
@@ -218,7 +218,7 @@ class VoiceFitter:
     def _stock_pitch(self, name: str) -> float:
         key = f"{name}/f0_hz"
         if key not in self._stats:
-            self._stats[key] = median_f0(_numpy(self._stock_audio(name, 1)), 24000)
+            self._stats[key] = median_f0(_numpy(self._stock_audio(name, 1)), SAMPLE_RATE)
         return float(self._stats[key])
 
     def _stock_embedding(self, name: str, n_sentences: int) -> torch.Tensor:
@@ -252,7 +252,7 @@ class VoiceFitter:
             return torch.cat([s.render(self._timbre(base, s.n, delta), f0_shift_st=f0_shift_st)
                               for s in sentences])
 
-    def fit(self, reference: np.ndarray, sample_rate: int = 24000, cfg: FitConfig = FitConfig(),
+    def fit(self, reference: np.ndarray, sample_rate: int = SAMPLE_RATE, cfg: FitConfig = FitConfig(),
             progress: Callable[[float, str], None] | None = None,
             turn: Callable[[], ContextManager] = nullcontext) -> FitResult:
         """Fit a pack to ``reference``. Every use of the model (a descent step, a judged render, a stock
@@ -363,14 +363,14 @@ class VoiceFitter:
         fixed shift on the F0 curve; one refinement pass; no shift if it does not bring the pitch closer."""
         if not (math.isfinite(ref_f0) and cfg.pitch_correction):
             return 0.0, float("nan")
-        out_yin = median_f0(_numpy(audio), 24000)
+        out_yin = median_f0(_numpy(audio), SAMPLE_RATE)
         if not math.isfinite(out_yin):
             return 0.0, float("nan")
         shift, shifted_f0 = clamp_shift(12 * math.log2(ref_f0 / out_yin)), out_yin
         for _ in range(cfg.pitch_passes):
             with turn():
                 rendered = _numpy(self._render_whole(sentences, base, delta, shift))
-            measured = median_f0(rendered, 24000)
+            measured = median_f0(rendered, SAMPLE_RATE)
             if not math.isfinite(measured) or abs(math.log(ref_f0 / measured)) >= abs(math.log(ref_f0 / out_yin)):
                 # the shift did not bring the pitch closer (e.g. a curve mostly below the voicing
                 # threshold, where the shift barely acts): keep the voice as fitted

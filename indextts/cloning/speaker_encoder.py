@@ -18,6 +18,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from ..model import SAMPLE_RATE as MODEL_RATE
+
 SAMPLE_RATE = 16000
 N_FFT = 400  # 25 ms
 HOP = 160  # 10 ms
@@ -87,7 +89,7 @@ class SpeakerEncoder(nn.Module):
         self.load_state_dict({k: v for k, v in state.items() if not k.startswith("similarity_")}, strict=True)
         self.register_buffer("mel_basis", _mel_basis(), persistent=False)
         self.register_buffer("window", torch.hann_window(N_FFT), persistent=False)
-        self.from_24k = Resampler(24000, SAMPLE_RATE)
+        self.from_24k = Resampler(MODEL_RATE, SAMPLE_RATE)
         self.eval().requires_grad_(False)
         # cuDNN refuses an RNN backward in eval mode; the voice fitter backpropagates through this one.
         # An LSTM without dropout computes the same in training mode, so it stays there.
@@ -104,9 +106,9 @@ class SpeakerEncoder(nn.Module):
         rms = audio.pow(2).mean().clamp_min(1e-12).sqrt()
         return audio * (10 ** (NORM_DBFS / 20) / rms).clamp_min(1.0)
 
-    def embed(self, audio: torch.Tensor, sample_rate: int = 24000) -> torch.Tensor:
+    def embed(self, audio: torch.Tensor, sample_rate: int = MODEL_RATE) -> torch.Tensor:
         """Utterance embedding (256,), differentiable in ``audio`` (24 kHz or 16 kHz, mono)."""
-        if sample_rate == 24000:
+        if sample_rate == MODEL_RATE:
             audio = self.from_24k(audio)
         elif sample_rate != SAMPLE_RATE:
             raise ValueError(f"SpeakerEncoder.embed takes 16 or 24 kHz audio, got {sample_rate}")

@@ -26,7 +26,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from ..model import Prosody
+from ..model import SAMPLE_RATE, Prosody
 from ..text.vocab import load_vocab
 from .profiles import ProsodyEdit
 from .reference import transfer, weighted
@@ -103,7 +103,7 @@ def resolve_edit(model, tokens: torch.Tensor, style: torch.Tensor, prosody: Pros
     from .analysis import measure
 
     neutral = model.render(tokens, style, prosody).float().cpu().numpy()
-    return weighted(transfer(spec.reference.measures, measure(neutral, 24000)), spec.weight)
+    return weighted(transfer(spec.reference.measures, measure(neutral, SAMPLE_RATE)), spec.weight)
 
 
 def shift_f0(f0: torch.Tensor, st: float | torch.Tensor, f0_range: float = 1.0) -> torch.Tensor:
