@@ -186,14 +186,14 @@ class VoiceLibrary:
                 meta = meta if isinstance(meta, dict) else {}
             except (ValueError, UnicodeDecodeError):
                 meta = {}
-        reference = None
+        reference, sample_rate = None, SAMPLE_RATE
         if "reference.wav" in content:
             try:
-                reference, sr = sf.read(io.BytesIO(content["reference.wav"]), dtype="float32")
+                reference, sample_rate = sf.read(io.BytesIO(content["reference.wav"]), dtype="float32")
             except (sf.LibsndfileError, RuntimeError):
                 reference = None
         name = self.check_new_name(name or str(meta.get("name") or ""))
-        self.save(name, pack, {**meta, "imported": True}, reference, overwrite=overwrite)
+        self.save(name, pack, {**meta, "imported": True}, reference, sample_rate, overwrite=overwrite)
         return name
 
     # ------------------------------------------------------------------ fit cache

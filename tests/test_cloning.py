@@ -105,6 +105,25 @@ def test_library_round_trips_and_rejects_bad_names(tmp_path):
         blend(pack, pack, 1.5)
 
 
+def test_an_imported_reference_clip_keeps_its_sample_rate(tmp_path):
+    """A zip's reference.wav at 16 kHz was saved with a 24 kHz header: played 1.5x fast and high."""
+    import zipfile
+
+    lib = VoiceLibrary(tmp_path / "voices")
+    lib.save("src", torch.randn(510, 1, 256), {"kind": "cloned"})
+    clip = io.BytesIO()
+    sf.write(clip, tone(2.0, sr=16000), 16000, format="WAV", subtype="PCM_16")
+    source = zipfile.ZipFile(io.BytesIO(lib.export_zip("src")))
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as out:
+        for item in source.namelist():
+            out.writestr(item, source.read(item))
+        out.writestr("reference.wav", clip.getvalue())
+    assert lib.import_zip(data.getvalue(), "copy") == "copy"
+    info = sf.info(str(tmp_path / "voices" / "copy" / "reference.wav"))
+    assert info.samplerate == 16000 and abs(info.duration - 2.0) < 0.01
+
+
 def test_saved_voices_may_not_take_a_stock_or_openai_name_by_any_route(tmp_path):
     """A saved voice named like an OpenAI voice (the alias always wins) or a stock voice could never be used:
     saving, renaming and importing all refuse such names."""
