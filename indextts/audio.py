@@ -11,8 +11,8 @@ import soundfile as sf
 from .atomic import atomic_path
 from .errors import InputError
 
-# Extension -> (soundfile format, subtype). mp3/ogg rely on the libsndfile bundled with soundfile.
-FORMATS = {
+# Files the CLI writes: extension -> (soundfile format, subtype). mp3/ogg rely on the libsndfile bundled with soundfile.
+FILE_FORMATS = {
     ".wav": ("WAV", "PCM_16"),
     ".flac": ("FLAC", "PCM_16"),
     ".ogg": ("OGG", "VORBIS"),
@@ -57,9 +57,9 @@ def limit_peak(audio: np.ndarray, sample_rate: int, hold_s: float = 0.005) -> np
 def check_writable(path: Path) -> tuple[str, str]:
     """Validate an output path before any work is done; returns its (format, subtype)."""
     path = Path(path)
-    fmt = FORMATS.get(path.suffix.lower())
+    fmt = FILE_FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise InputError(f"unsupported output format {path.suffix or '(none)'!r}; use one of {', '.join(FORMATS)}")
+        raise InputError(f"unsupported output format {path.suffix or '(none)'!r}; use one of {', '.join(FILE_FORMATS)}")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"output folder does not exist: {folder}")

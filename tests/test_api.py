@@ -26,7 +26,7 @@ from conftest import ROOT
 from indextts.config import Settings
 from indextts.engine import SegmentResult, SynthesisResult
 from indextts.errors import InputError
-from indextts.server.audio_codec import FORMATS, encode
+from indextts.server.audio_codec import RESPONSE_FORMATS, encode
 from indextts.server.engine_holder import EngineHolder
 from indextts.voices import Voice, VoiceBank
 
@@ -72,7 +72,7 @@ def test_probes_and_listings(live_server):
     assert httpx.get(f"{url}/openapi.json").json()["paths"]["/v1/audio/speech"]["post"]
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", RESPONSE_FORMATS)
 def test_every_format_decodes_to_the_right_length(live_server, fmt):
     response = speech(live_server.url, input=SHORT, response_format=fmt, voice="jm_kumo")
     assert response.status_code == 200, response.text
@@ -536,7 +536,7 @@ def decode(data: bytes, fmt: str) -> tuple[np.ndarray, int]:
     return np.concatenate(frames).astype(np.float32), rate
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", RESPONSE_FORMATS)
 def test_codec_round_trip(fmt):
     tone = (0.5 * np.sin(np.arange(24000) * 2 * np.pi * 220 / 24000)).astype(np.float32)
     data, media_type = encode(tone, 24000, fmt)

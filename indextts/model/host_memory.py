@@ -1,21 +1,20 @@
 """The process's CPU-side memory: allocator settings for a long-running server, and freed memory handed back.
 
-Resident memory grew with use (bench/memory.py: 1.5 GB after load, 4.4 GB after 100 requests, and it stayed
-there) although the live tensors did not. Three causes, measured (bench/RESULTS.md "Memory under use"):
+A server's live tensors stay small between requests, but its resident memory need not follow them
+(bench/RESULTS.md "Memory under use" measures a whole session). Three things keep memory resident:
 - oneDNN keeps a compiled primitive per convolution shape, and nearly every shape depends on the segment's
-  length. With every length its own (+140 MB after ten lengths in the default 1024 entries), that cache was
-  mostly memory. The rendered window is now rounded to whole 0.2 s steps (``kokoro.speech_span``), so
-  sentences of similar length share one set (~100 primitives, ~1 ms each to build: 8-10 % of a short
-  sentence's time); 1024 entries keep about ten such lengths.
+  length. The rendered window comes in whole 0.2 s steps (``kokoro.speech_span``), so sentences of similar
+  length share one set (~100 primitives, ~1 ms each to build: 8-10 % of a short sentence's time); 1024
+  entries keep about ten such lengths.
 - glibc malloc keeps freed memory in its heap and gives back only the top: a long segment's vocoder
-  tensors (hundreds of MB) or a fit's autograd buffers (~750 MB) stayed resident after the call.
-- each new thread gets its own malloc arena (up to 8 per core) that keeps its own high-water mark, so
-  requests served from several worker threads multiplied the retention (2 arenas: peak 2.1 GB over 30
-  requests from 2 clients; 1 arena: 1.6 GB).
+  tensors (hundreds of MB) or a fit's autograd buffers (~750 MB) would stay resident after the call.
+- each new thread gets its own malloc arena (up to 8 per core) with its own high-water mark, so requests
+  served from several worker threads multiply what is kept (2 arenas: peak 2.1 GB over 30 requests from
+  2 clients; 1 arena: 1.6 GB).
 ``configure`` bounds the cache and the arenas; ``release_free_memory`` gives the heap's free pages back when
 the last overlapping request ends and after a fit (``IdleRelease``). The next request faults its pages in
 again: about 2 % more CPU time for that request. Giving memory back at every free instead (a fixed mmap
-threshold of 1 MB) cost 40 % more CPU time in page faults.
+threshold of 1 MB) costs 40 % more CPU time in page faults.
 """
 
 from __future__ import annotations

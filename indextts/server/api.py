@@ -54,7 +54,7 @@ from ..errors import Cancelled, InputError
 from ..text.coverage import find_unreadable
 from ..voice_library import check_name
 from ..voices import OPENAI_VOICES
-from .audio_codec import FORMATS, PCM_MEDIA_TYPE, STREAM_FORMATS, encode, wav_stream_header
+from .audio_codec import PCM_MEDIA_TYPE, RESPONSE_FORMATS, STREAM_FORMATS, encode, wav_stream_header
 from .engine_holder import EngineHolder, EngineNotReady
 from .metrics import Metrics
 from .outputs import OutputStore
@@ -94,7 +94,7 @@ class SpeechRequest(BaseModel):
                                                  "such as af_bella+af_sky or af_bella(2)+af_sky(1); default: the "
                                                  "default voice of the text's language")
     speed: float = Field(1.0, description=f"{SPEED_RANGE[0]}-{SPEED_RANGE[1]}, as OpenAI allows")
-    response_format: str = Field(DEFAULT_FORMAT, description=f"one of {', '.join(FORMATS)}")
+    response_format: str = Field(DEFAULT_FORMAT, description=f"one of {', '.join(RESPONSE_FORMATS)}")
     lang: str = Field("auto", description="auto (per sentence), en or zh")
     lang_code: str | None = Field(None, description="Kokoro's language letter, as Kokoro-FastAPI takes it: a or b "
                                                     "(English), z (Mandarin); the same as lang en/zh")
@@ -901,8 +901,8 @@ def _check_request(req: SpeechRequest, max_chars: int, fail) -> None:
         bad(f"'input' is {len(req.input)} characters; the limit is {max_chars} (engine.max_chars)", "input")
     if not SPEED_RANGE[0] <= req.speed <= SPEED_RANGE[1]:
         bad(f"speed must be between {SPEED_RANGE[0]:g} and {SPEED_RANGE[1]:g}, got {req.speed:g}", "speed")
-    if req.response_format not in FORMATS:
-        bad(f"unsupported response_format {req.response_format!r}; use one of {', '.join(FORMATS)}",
+    if req.response_format not in RESPONSE_FORMATS:
+        bad(f"unsupported response_format {req.response_format!r}; use one of {', '.join(RESPONSE_FORMATS)}",
             "response_format")
     if req.stream and req.response_format not in STREAM_FORMATS:
         bad(f"stream=true sends {' or '.join(STREAM_FORMATS)} (got response_format {req.response_format!r}); "

@@ -25,7 +25,7 @@ _CODECS: dict[str, tuple[str, str, str]] = {
 }
 PCM_MEDIA_TYPE = "audio/pcm"
 AAC_MEDIA_TYPE = "audio/aac"
-FORMATS: tuple[str, ...] = (*_CODECS, "aac", "pcm")
+RESPONSE_FORMATS: tuple[str, ...] = (*_CODECS, "aac", "pcm")
 STREAM_FORMATS = ("pcm", "wav")  # formats whose bytes can be sent while the rest is still being made
 _UNKNOWN_SIZE = 0xFFFFFFFF  # a streamed WAV's length is not known when its header is sent
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
@@ -34,8 +34,8 @@ OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 def encode(audio: np.ndarray, sample_rate: int, fmt: str) -> tuple[bytes, str]:
     """Encode mono float audio (-1..1) as ``fmt``; returns (bytes, media type)."""
     fmt = fmt.lower()
-    if fmt not in FORMATS:
-        raise InputError(f"unsupported audio format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if fmt not in RESPONSE_FORMATS:
+        raise InputError(f"unsupported audio format {fmt!r}; use one of {', '.join(RESPONSE_FORMATS)}")
     samples = np.clip(np.nan_to_num(np.asarray(audio, dtype=np.float32).reshape(-1)), -1.0, 1.0)
     if fmt == "pcm":
         return (_pcm16(samples).tobytes(), PCM_MEDIA_TYPE)
