@@ -10,16 +10,13 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from audio_metrics import log_mel_l1
 from indextts.audio import speech_bounds
-from indextts.model.int8 import Int8Linear, int8_available
 from indextts.model.kokoro import SAMPLES_PER_FRAME, speech_span
 from test_api import make_app  # noqa: F401 (the in-process app fixture)
 
 slow = pytest.mark.slow
-needs_int8 = pytest.mark.skipif(not int8_available(), reason="this torch build has no oneDNN int8 kernels")
 RATE = 24000
 # (lang, text, voice): the default voices, sentences with a clause break, Mandarin's long tail
 TEXTS = [
@@ -79,57 +76,6 @@ def test_retention_still_removes_the_oldest_beyond_the_limit(make_app):
     left = {p.stem for p in folder.glob("*.json")}
     assert left == {response.headers["X-Output-Id"], *kept[-49:]}  # the new one and the 49 newest before it
     assert not [p for output_id in kept[:31] for p in folder.glob(f"{output_id}.*")]  # audio and sidecar both gone
-
-
-# ---------------------------------------------------------------- the int8 text reader (ALBERT)
-
-@needs_int8
-def test_int8_linear_is_close_in_inference_and_exact_with_autograd():
-    torch.manual_seed(0)
-    linear = nn.Linear(768, 2048).eval()
-    x = torch.randn(1, 70, 768)
-    q = Int8Linear(linear)
-    with torch.inference_mode():
-        reference, quantized = linear(x), q(x)
-    assert quantized.shape == reference.shape
-    error = float((quantized - reference).norm() / reference.norm())
-    assert 0 < error < 0.02, error  # the int8 path ran (not bit-equal) and stays close
-    leaf = x.clone().requires_grad_(True)
-    out = q(leaf)
-    assert torch.equal(out, linear(x))  # with autograd: the float layer, exactly
-    out.square().mean().backward()
-    assert leaf.grad is not None and leaf.grad.abs().sum() > 0
-
-
-@pytest.fixture(scope="module")
-def float_model(settings):
-    from indextts.model import load_model
-    from indextts.weights import ensure_weights
-
-    paths = ensure_weights(settings.paths.cache_hub)
-    return load_model(paths.model, paths.config, device="cpu", int8=False)
-
-
-@slow
-@needs_int8
-def test_the_int8_text_reader_keeps_the_float_durations(engine, float_model):
-    """ALBERT in int8 (2.8x faster): the predicted durations stay the float model's but for rounding flips."""
-    assert all(isinstance(layer, Int8Linear) for layer in (
-        engine.model.bert.encoder.albert_layer_groups[0].albert_layers[0].ffn,
-        engine.model.bert.encoder.albert_layer_groups[0].albert_layers[0].attention.query))
-    same = total = 0
-    for lang, text, voice in TEXTS:
-        for segment in engine.segments(text, lang=lang):
-            style = engine.voices.style(voice, len(segment.tokens))
-            tokens = torch.tensor([[0, *segment.tokens, 0]])
-            with torch.inference_mode():
-                ours = engine.model.predict_prosody(tokens, style)
-                reference = float_model.predict_prosody(tokens, style)
-            assert (ours.expected_frames - reference.expected_frames).abs().max() < 1.0  # pre-rounding
-            diff = (ours.frames - reference.frames).abs()
-            assert int(diff.max()) <= 1
-            same, total = same + int((diff == 0).sum()), total + diff.numel()
-    assert same / total >= 0.93, f"{same}/{total} token durations as the float model's"
 
 
 # ---------------------------------------------------------------- rendering only the speech
