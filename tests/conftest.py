@@ -48,6 +48,19 @@ def engine(settings):
 
 
 @pytest.fixture(scope="session")
+def float_model(settings):
+    """The float32 model (no int8): the reference the int8 engine is held to."""
+    from indextts.model import load_model
+    from indextts.model.int8 import Int8Conv1d, Int8Linear
+    from indextts.weights import ensure_weights
+
+    paths = ensure_weights(settings.paths.cache_hub)
+    model = load_model(paths.model, paths.config, device="cpu", int8=False)
+    assert not any(isinstance(m, (Int8Conv1d, Int8Linear)) for m in model.modules())
+    return model
+
+
+@pytest.fixture(scope="session")
 def onnx_path(settings) -> Path:
     """The shipped int8 ONNX, assembled from its pip packages (a reference for parity)."""
     from indextts.weights.package_data import assemble_onnx

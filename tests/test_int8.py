@@ -65,17 +65,6 @@ def test_the_engine_runs_int8_decoder_convolutions_by_default(engine, settings):
     assert not any(isinstance(m, Int8Conv1d) for m in engine.model.text_encoder.modules())
 
 
-@pytest.fixture(scope="module")
-def float_model(settings):
-    from indextts.model import load_model
-    from indextts.weights import ensure_weights
-
-    paths = ensure_weights(settings.paths.cache_hub)
-    model = load_model(paths.model, paths.config, device="cpu", int8=False)
-    assert not any(isinstance(m, Int8Conv1d) for m in model.modules())
-    return model
-
-
 def _inputs(engine, text: str, lang: str, voice: str):
     (segment,) = engine.segments(text, lang=lang, first_max_tokens=0)  # one segment: the sentence whole
     style = engine.voices.style(voice, len(segment.tokens))
