@@ -18,7 +18,7 @@ from .fusion import fusable
 from .precision import as_float32
 
 _SQRT2 = math.sqrt(2.0)
-Stats = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # per-channel sum, sum of squares, and count over time
+Stats = tuple[torch.Tensor, torch.Tensor, float]  # per-channel sum and sum of squares over time, and the count
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class EdgeCut:
         n_first, n_last = self.left * rate, self.right * rate
         total = n_first * first.mean(dim=2, keepdim=True) + n_last * last.mean(dim=2, keepdim=True)
         squares = n_first * (first * first).mean(dim=2, keepdim=True) + n_last * (last * last).mean(dim=2, keepdim=True)
-        return total, squares, torch.tensor(n_first + n_last, dtype=torch.float32, device=x.device)
+        return total, squares, n_first + n_last
 
 
 class ChannelLayerNorm(nn.Module):
