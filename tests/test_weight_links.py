@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from indextts.weights.cron import BEGIN, END, merge_block
-from indextts.weights.distribution import parse_time, rewrite_doc
+from indextts.weights.links import parse_time
+from indextts.weights.publishing.cron import BEGIN, END, merge_block
+from indextts.weights.publishing.doc_links import rewrite_doc
 from indextts.weights.manifest import load_manifest
 
 from s3_server import S3Server, S3Unavailable
@@ -56,7 +57,7 @@ def base_env(hub: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INDEXTTS_"))}
     env.update({
         "AWS_CONFIG_FILE": str(hub / "no-aws-config"), "AWS_SHARED_CREDENTIALS_FILE": str(hub / "no-aws-creds"),
-        "AWS_EC2_METADATA_DISABLED": "true", "INDEXTTS_CACHE_HUB": str(hub),
+        "AWS_EC2_METADATA_DISABLED": "true", "INDEXTTS_PATHS__CACHE_HUB": str(hub),
         "INDEXTTS_WEIGHTS__DOCS_WITH_LINKS": "", "INDEXTTS_WEIGHTS__CURL_RETRIES": "2",
         "INDEXTTS_WEIGHTS__CURL_RETRY_MAX_TIME_S": "10", "INDEXTTS_WEIGHTS__CURL_CONNECT_TIMEOUT_S": "3",
         "INDEXTTS_WEIGHTS__CURL_MAX_TIME_S": "60", "INDEXTTS_WEIGHTS__RESUME_ATTEMPTS": "3",

@@ -37,7 +37,7 @@ from indextts.weights import npm_voices, package_data
 from indextts.weights.errors import MissingToolError
 from indextts.weights.file_hash import sha256_file
 from indextts.atomic import atomic_output
-from indextts.weights.ensure import REPO_CACHE_HUB
+from indextts.weights.location import REPO_CACHE_HUB
 from indextts.weights.manifest import dump_manifest, load_manifest, parse_manifest, resolve_inside, save_manifest
 from indextts.weights.onnx_dequant import module_from_scope, split_weight_norm
 from indextts.weights.safetensors_io import write_safetensors
@@ -90,9 +90,9 @@ def _hub_without_all_voices(hub: Path, dest: Path) -> Path:
 
 
 def _run_cli(*args: str, env_hub: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "INDEXTTS_CACHE_HUB"}
+    env = {k: v for k, v in os.environ.items() if k != "INDEXTTS_PATHS__CACHE_HUB"}
     if env_hub is not None:
-        env["INDEXTTS_CACHE_HUB"] = str(env_hub)
+        env["INDEXTTS_PATHS__CACHE_HUB"] = str(env_hub)
     return subprocess.run([sys.executable, "-m", "indextts.weights", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
 
@@ -321,6 +321,76 @@ def test_cli_usage_error_exits_2() -> None:
     assert _run_cli("frobnicate").returncode == 2
 
 
+def _small_hub(root: Path) -> Path:
+    """A cache_hub with one verified embedded file and one optional URL entry not downloaded yet."""
+    blob = b"config bytes\n" * 10
+    entries = [
+        {"name": "small-config", "path": "k/config.json", "sha256": hashlib.sha256(blob).hexdigest(),
+         "size": len(blob), "source": {"kind": "embedded", "builder": "test-fixture"}},
+        {"name": "small-extra", "path": "k/extra.bin", "sha256": "1" * 64, "size": 3, "source": {"kind": "url"},
+         "optional": True, "url": "http://127.0.0.1:9/extra.bin"},
+    ]
+    (root / "k").mkdir(parents=True)
+    (root / "k" / "config.json").write_bytes(blob)
+    (root / "manifest.json").write_text(json.dumps({"format": 1, "entries": entries}), encoding="utf-8")
+    return root.resolve()
+
+
+def test_the_cli_uses_the_cache_hub_the_app_reads(tmp_path: Path) -> None:
+    """Without --cache-hub the CLI verifies, builds and plans downloads in the settings' paths.cache_hub."""
+    from indextts.config import Settings
+
+    hub = _small_hub(tmp_path / "weights")
+    config = tmp_path / "config.yaml"
+    config.write_text("paths:\n  cache_hub: weights   # relative to this file, as for the app\n", encoding="utf-8")
+    assert Settings.load(config, environ={}).paths.cache_hub.resolve() == hub  # where the app reads
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("INDEXTTS_")}
+
+    def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "indextts.weights", *args], cwd=REPO, env={**clean, **env},
+                              capture_output=True, text=True, timeout=120)
+
+    proc = run("--config", str(config), "verify")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [line.split()[0] for line in proc.stdout.splitlines()[1:3]] == ["small-config", "small-extra"]
+    assert "all required files verified; optional, not installed: small-extra" in proc.stdout
+    proc = run("--config", str(config), "plan")
+    fetch = [line.split("\t") for line in proc.stdout.splitlines() if line.startswith("fetch\t")]
+    assert proc.returncode == 0 and [f[1:3] for f in fetch] == [["small-extra", str(hub / "k" / "extra.bin")]]
+    proc = run("--config", str(config), "ensure")
+    assert proc.returncode == 0 and f"small-config: verified {hub / 'k' / 'config.json'}" in proc.stdout
+    # The environment override the app honours (INDEXTTS_PATHS__CACHE_HUB) moves the CLI too.
+    _flip_byte(hub / "k" / "config.json", 0)
+    proc = run("verify", INDEXTTS_PATHS__CACHE_HUB=str(hub))
+    assert proc.returncode == 1 and "FAILED: small-config" in proc.stdout
+    assert "small-config: sha256 mismatch (corrupt file)" in proc.stdout
+    proc = run("--cache-hub", str(tmp_path / "elsewhere"), "--config", str(config), "status")  # the flag wins
+    assert proc.returncode == 0 and "small-config" not in proc.stdout and "kokoro-model" in proc.stdout
+
+
+def test_the_runtime_commands_load_no_operator_tool(tmp_path: Path) -> None:
+    """ensure/status/verify/plan and the engine's import load neither the S3, git and cron tools nor boto3."""
+    hub = _small_hub(tmp_path / "hub")
+    runtime = {"", "__main__", "builders", "ensure", "errors", "file_hash", "links", "location", "manifest",
+               "npm_voices", "onnx_dequant", "package_data", "safetensors_io"}
+    script = f"""
+import contextlib, io, json, sys
+import indextts.weights
+from indextts.weights.__main__ import main
+with contextlib.redirect_stdout(io.StringIO()):
+    codes = [main(["--cache-hub", {str(hub)!r}, command]) for command in ("ensure", "status", "verify", "plan")]
+print(json.dumps({{"codes": codes, "modules": sorted(sys.modules)}}))
+"""
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["codes"] == [0, 0, 0, 0], proc.stderr
+    weights = {m.removeprefix("indextts.weights").lstrip(".") for m in result["modules"]
+               if m == "indextts.weights" or m.startswith("indextts.weights.")}
+    assert weights <= runtime, sorted(weights - runtime)
+    assert not [m for m in result["modules"] if m.split(".")[0] in ("boto3", "botocore", "s3transfer")]
+
+
 # --- checkpoint contents ----------------------------------------------------------
 
 def test_model_checkpoint_contract(hub: Path) -> None:
@@ -474,7 +544,7 @@ def test_without_npm_the_required_files_still_verify_and_the_voices_are_named(
     root = _hub_without_all_voices(hub, tmp_path / "hub")
     no_npm = tmp_path / "empty-bin"
     no_npm.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("INDEXTTS_CACHE_HUB", "INDEXTTS_NPM")}
+    env = {k: v for k, v in os.environ.items() if k not in ("INDEXTTS_PATHS__CACHE_HUB", "INDEXTTS_NPM")}
     env["PATH"] = str(no_npm)  # python runs by its full path; npm is nowhere
 
     def cli_run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -638,7 +708,7 @@ def test_an_optional_download_that_fails_does_not_stop_the_launcher(tmp_path: Pa
              "source": {"kind": "url"}, "optional": True, "url": f"http://127.0.0.1:{port}/voices.bin"}
     (tmp_path / "manifest.json").write_text(json.dumps({"format": 1, "entries": [entry]}), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("INDEXTTS_")}
-    env.update(INDEXTTS_CACHE_HUB=str(tmp_path), INDEXTTS_WEIGHTS__CURL_RETRIES="0",
+    env.update(INDEXTTS_PATHS__CACHE_HUB=str(tmp_path), INDEXTTS_WEIGHTS__CURL_RETRIES="0",
                INDEXTTS_WEIGHTS__CURL_CONNECT_TIMEOUT_S="2")
     proc = subprocess.run(["bash", "-c", 'set -euo pipefail; source scripts/weights.sh; ensure_all_weights "$0"',
                            sys.executable], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
@@ -669,7 +739,7 @@ def test_publish_skips_an_optional_file_that_is_not_installed(tmp_path: Path) ->
         pytest.skip(str(exc))
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INDEXTTS_"))}
-        env.update(server.credentials_env(), AWS_CONFIG_FILE=str(tmp_path / "none"), INDEXTTS_CACHE_HUB=str(hub),
+        env.update(server.credentials_env(), AWS_CONFIG_FILE=str(tmp_path / "none"), INDEXTTS_PATHS__CACHE_HUB=str(hub),
                    AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"), AWS_EC2_METADATA_DISABLED="true")
         args = [sys.executable, "-m", "indextts.weights", "publish", "--bucket", server.bucket, "--prefix", "p",
                 "--endpoint-url", server.endpoint]

@@ -23,23 +23,30 @@ from the npm package kokoro-js@1.2.1 (`npm pack`, sha256-pinned tarball;
 npm_voices.py). Without npm or a network, ensure logs a warning naming the
 missing voices and the command, and carries on; required entries still fail.
 
-Both take an optional cache_hub root (default: $INDEXTTS_CACHE_HUB, else
-<repo>/cache_hub). Errors are WeightsError subclasses whose message says
-what to do (e.g. MissingPackageError names the pip command).
-`reference_onnx()` returns the assembled int8 ONNX (cache_hub/.build/) for
-parity checks against onnxruntime.
+Both take an optional cache_hub root (default: the app's, `paths.cache_hub`
+of the settings: config.yaml, INDEXTTS_PATHS__CACHE_HUB; location.py).
+Errors are WeightsError subclasses whose message says what to do (e.g.
+MissingPackageError names the pip command). `reference_onnx()` returns the
+assembled int8 ONNX (cache_hub/.build/) for parity checks against onnxruntime.
 
-Distribution (distribution.py, cron.py; boto3, credentials only from the
-environment or an AWS profile): `publish` uploads the verified files to S3
-with their sha256 as object metadata and records the object keys and the
-non-secret "distribution" (bucket, prefix, endpoint, region) in the
-manifest; `refresh` mints SigV4 presigned GET links (at most 7 days), writes
-url/expires_at atomically and rewrites the <!-- weights:NAME --> markers of
-the download pages; `cron print|install` schedules it. The launcher side
-(curl download, resume, sha256, renew on expiry) is scripts/weights.sh, which
-reads `plan` (TSV) and calls `has-credentials`, `refresh` and `ensure`.
+Runtime modules (what Engine.load and the launcher need): ensure.py
+(verify-or-build), manifest.py, location.py (cache_hub and manifest paths),
+links.py (link expiry, read by `plan`), builders.py + package_data.py +
+onnx_dequant.py + npm_voices.py + safetensors_io.py (building embedded
+files), file_hash.py, errors.py. None of them imports boto3, git or cron.
 
-CLI: python -m indextts.weights [--cache-hub DIR] [--manifest FILE]
+Operator tools (publishing/, imported only by the CLI commands that run
+them; boto3, credentials only from the environment or an AWS profile):
+`publish` uploads the verified files to S3 with their sha256 as object
+metadata and records the object keys and the non-secret "distribution"
+(bucket, prefix, endpoint, region) in the manifest; `refresh` mints SigV4
+presigned GET links (at most 7 days), writes url/expires_at atomically and
+rewrites the <!-- weights:NAME --> markers of the download pages; `cron
+print|install` schedules it. The launcher side (curl download, resume,
+sha256, renew on expiry) is scripts/weights.sh, which reads `plan` (TSV) and
+calls `has-credentials`, `refresh` and `ensure`.
+
+CLI: python -m indextts.weights [--cache-hub DIR] [--manifest FILE] [--config FILE]
      {ensure,status,verify,plan,has-credentials,publish,refresh,cron}
 """
 from .ensure import (

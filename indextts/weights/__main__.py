@@ -5,6 +5,11 @@ not be published/renewed, 2 bad usage or invalid settings. An optional entry
 (the 54 official voices, built with npm) that is missing is reported, never
 an error: `ensure` warns and exits 0, `verify` fails only if its file is
 present but corrupt.
+
+The weights folder is --cache-hub, else the app's (paths.cache_hub of the
+settings, location.py). ensure/status/verify/plan are the runtime commands;
+publish/refresh/cron/has-credentials load the operator tools (publishing/)
+only when they run.
 """
 from __future__ import annotations
 
@@ -14,24 +19,28 @@ import logging
 import sys
 from pathlib import Path
 
-from ..config import PROJECT_ROOT, Settings
+from ..config import Settings
 from ..errors import ConfigError
-from . import cron, distribution
-from .distribution import describe_expiry, format_time, utcnow
-from .ensure import (EntryStatus, default_cache_hub, ensure_all, last_optional_failure, manifest_path_for,
-                     optional_hint, status)
+from .ensure import EntryStatus, ensure_all, last_optional_failure, optional_hint, status
 from .errors import WeightsError
-from .manifest import load_manifest, save_manifest
+from .links import RENEW_COMMAND, describe_expiry, format_span, format_time, link_needs_renewal, utcnow
+from .location import default_cache_hub, manifest_path_for
+from .manifest import load_manifest
+
+# Commands that read the settings even with --cache-hub (curl settings, S3 endpoint, link lifetime, logs folder).
+_NEEDS_SETTINGS = ("plan", "publish", "refresh", "cron")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m indextts.weights", description=__doc__.splitlines()[0])
     parser.add_argument("--cache-hub", type=Path, default=None,
-                        help="weights folder (default: $INDEXTTS_CACHE_HUB or <repo>/cache_hub)")
+                        help="weights folder (default: the app's, paths.cache_hub of the settings: config.yaml, "
+                             "INDEXTTS_PATHS__CACHE_HUB)")
     parser.add_argument("--manifest", type=Path, default=None,
                         help="manifest file (default: <cache-hub>/manifest.json, else the repo's)")
     parser.add_argument("--config", type=Path, default=None,
-                        help="settings file whose weights: section applies (default: the repo's config.yaml)")
+                        help="settings file whose paths.cache_hub and weights: section apply (default: the repo's "
+                             "config.yaml)")
     sub = parser.add_subparsers(dest="command", required=True)
     ensure_help = ("verify every file; build missing or corrupt embedded ones. An optional one that cannot be "
                    "built (kokoro-voices-all needs Node.js and npm once) is a warning naming what is missing, "
@@ -87,7 +96,7 @@ def describe_age(epoch: object, now: dt.datetime) -> str:
     if not isinstance(epoch, (int, float)):
         return "at an unknown time"
     moment = dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc)
-    return f"{format_time(moment)}, {distribution._span(max(0, int((now - moment).total_seconds())))} ago"
+    return f"{format_time(moment)}, {format_span(max(0, int((now - moment).total_seconds())))} ago"
 
 
 def _print_table(rows: list[EntryStatus], root: Path) -> None:
@@ -115,26 +124,20 @@ def _print_table(rows: list[EntryStatus], root: Path) -> None:
         if r.entry.url:
             print(f"{r.entry.name}: link {describe_expiry(r.entry.expires_at, now)}")
         elif r.entry.object_key:
-            print(f"{r.entry.name}: published as {r.entry.object_key}, no link yet (run: {distribution.RENEW_COMMAND})")
+            print(f"{r.entry.name}: published as {r.entry.object_key}, no link yet (run: {RENEW_COMMAND})")
 
 
-def _manifest_location(args: argparse.Namespace) -> tuple[Path, Path]:
-    root = (args.cache_hub or default_cache_hub()).resolve()
-    return root, args.manifest or manifest_path_for(root)
-
-
-def _plan(args: argparse.Namespace, settings: Settings) -> int:
+def _plan(settings: Settings, root: Path, manifest_path: Path) -> int:
     """TSV lines for scripts/weights.sh ('-' stands for an empty field)."""
     w = settings.weights
     for key in ("curl_retries", "curl_retry_delay_s", "curl_retry_max_time_s", "curl_connect_timeout_s",
                 "curl_max_time_s", "resume_attempts", "renew_margin_s"):
         print(f"setting\t{key}\t{getattr(w, key)}")
-    root, mpath = _manifest_location(args)
-    manifest = load_manifest(mpath)
+    manifest = load_manifest(manifest_path)
     now = utcnow()
-    renew = any(distribution.link_needs_renewal(e, w.renew_margin_s, now) for e in manifest.entries)
+    renew = any(link_needs_renewal(e, w.renew_margin_s, now) for e in manifest.entries)
     print(f"renew\t{'yes' if renew else 'no'}")
-    rows = status(args.cache_hub, manifest_path=args.manifest)
+    rows = status(root, manifest_path=manifest_path)
     for r in rows:  # a download of these may fail: the launcher warns and goes on
         if r.entry.optional:
             print(f"optional\t{r.entry.name}")
@@ -150,90 +153,37 @@ def _plan(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _refresh(args: argparse.Namespace, settings: Settings) -> int:
-    root, mpath = _manifest_location(args)
-    if args.print_cron or args.install_cron:
-        return _cron("install" if args.install_cron else "print", args, settings)
-    manifest = load_manifest(mpath)
-    links, warnings = distribution.refresh(manifest, settings.weights, expires_in=args.expires_in,
-                                           profile=args.profile, only_expiring=args.only_expiring,
-                                           prefer_url=args.prefer_url)
-    stamp = format_time(utcnow())
-    for warning in warnings:
-        print(f"{stamp} warning: {warning}", file=sys.stderr)
-    if not links:
-        print(f"{stamp} refresh: every link is valid for more than {settings.weights.renew_margin_s} s; nothing to do")
-        return 0
-    save_manifest(manifest, mpath)
-    for link in links:
-        print(f"{stamp} refresh: {link.name}: new link, expires {link.expires_at}")
-    docs = args.docs if args.docs is not None else settings.weights.docs_with_links
-    changed = [mpath]
-    for doc in docs:
-        path = Path(doc) if Path(doc).is_absolute() else PROJECT_ROOT / doc
-        if distribution.rewrite_doc(path, manifest):
-            print(f"{stamp} refresh: rewrote the links in {path}")
-            changed.append(path)
-    print(f"{stamp} refresh: manifest {mpath} updated")
-    if args.git_commit or args.push:
-        print(f"{stamp} {distribution.git_commit(changed, push=args.push)}")
-    return 0
+def _operator_command(args: argparse.Namespace, settings: Settings, root: Path, manifest_path: Path) -> int:
+    """publish, refresh, cron: the S3/git/crontab tools load only here."""
+    from .publishing import commands  # noqa: PLC0415 (the runtime commands never need boto3, git or cron)
 
-
-def _cron(action: str, args: argparse.Namespace, settings: Settings) -> int:
-    extra = []
-    if args.cache_hub:
-        extra += ["--cache-hub", str(args.cache_hub.resolve())]
-    if args.manifest:
-        extra += ["--manifest", str(args.manifest.resolve())]
-    if args.config:
-        extra += ["--config", str(args.config.resolve())]
-    block = cron.cron_block(PROJECT_ROOT, Path(sys.executable), settings.paths.logs / "renew.log",
-                            profile=args.profile, extra_args=extra)
-    if action == "print":
-        print(block, end="")
-        return 0
-    cron.install(block)
-    print(f"installed in the crontab (daily at 04:17 and at boot), logging to {settings.paths.logs / 'renew.log'}:")
-    print(block, end="")
-    return 0
-
-
-def _publish(args: argparse.Namespace, settings: Settings) -> int:
-    root, mpath = _manifest_location(args)
-    manifest = load_manifest(mpath)
-    report = distribution.publish(manifest, root, settings.weights, bucket=args.bucket, prefix=args.prefix,
-                                  endpoint_url=args.endpoint_url, region=args.region, profile=args.profile,
-                                  names=args.only)
-    save_manifest(manifest, mpath)
-    for line in report:
-        print(line)
-    print(f"object keys recorded in {mpath}; now mint the links: {distribution.RENEW_COMMAND}")
-    return 0
+    if args.command == "publish":
+        return commands.publish(args, settings, root, manifest_path)
+    if args.command == "refresh":
+        return commands.refresh(args, settings, manifest_path)
+    return commands.cron_command(args.action, args, settings)
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "has-credentials":
-        creds = distribution.find_credentials(args.profile)
-        if creds is None:
-            print("no AWS credentials found", file=sys.stderr)
-            return 1
-        print(f"AWS credentials found ({getattr(creds, 'method', 'unknown source')})", file=sys.stderr)
-        return 0
-    if args.command in ("plan", "publish", "refresh", "cron"):
-        settings = Settings.load(args.config)
-        handler = {"plan": _plan, "publish": _publish, "refresh": _refresh}.get(args.command)
-        if handler is None:
-            return _cron(args.action, args, settings)
-        return handler(args, settings)
+        from .publishing import commands  # noqa: PLC0415 (boto3's credential chain)
+
+        return commands.has_credentials(args.profile)
+    # One folder for the app and this tool: --cache-hub, else the settings' paths.cache_hub.
+    settings = Settings.load(args.config) if args.cache_hub is None or args.command in _NEEDS_SETTINGS else None
+    root = (args.cache_hub or settings.paths.cache_hub).resolve()
+    manifest_path = args.manifest or manifest_path_for(root)
+    if args.command == "plan":
+        return _plan(settings, root, manifest_path)
+    if args.command in _NEEDS_SETTINGS:
+        return _operator_command(args, settings, root, manifest_path)
     if args.command == "ensure":
-        results = ensure_all(args.cache_hub, manifest_path=args.manifest, record=args.record, force=args.force)
+        results = ensure_all(root, manifest_path=args.manifest, record=args.record, force=args.force)
         for r in results:
             action = "missing (optional; see the warning above)" if r.action == "missing" else r.action
             print(f"{r.entry.name}: {action} {r.path} ({r.seconds:.1f} s)")
         return 0
-    rows = status(args.cache_hub, manifest_path=args.manifest, full=args.command == "verify" or args.full)
-    root, _ = _manifest_location(args)
+    rows = status(root, manifest_path=args.manifest, full=args.command == "verify" or args.full)
     _print_table(rows, root)
     if args.command == "verify":
         bad = [r.entry.name for r in rows if not r.verified and (r.present or not r.entry.optional)]
@@ -259,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except WeightsError as exc:
-        root = args.cache_hub or default_cache_hub()
+        root = args.cache_hub or default_cache_hub(args.config)
         print(f"error ({root}): {exc}", file=sys.stderr)
         return 1
     except OSError as exc:  # disk full, permissions: say which file, no traceback

@@ -9,26 +9,23 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..atomic import atomic_output
+from ..errors import ConfigError
 from . import npm_voices
 from .builders import BUILDER_INPUTS, BUILDERS, ONNX_NAME
 from .errors import ChecksumMismatchError, ManifestError, MissingToolError, WeightsError
 from .file_hash import VerificationStamps, sha256_file, stat_size
+from .location import REPO_ROOT, default_cache_hub, manifest_path_for
 from .manifest import Entry, Manifest, load_manifest, save_manifest
 from .package_data import VOICE_NAMES, assemble_onnx
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-REPO_CACHE_HUB = REPO_ROOT / "cache_hub"
-MANIFEST_NAME = "manifest.json"
-ENV_CACHE_HUB = "INDEXTTS_CACHE_HUB"
 BUILD_DIR = ".build"  # untracked scratch (assembled ONNX)
 MODEL, VOICES, CONFIG = "kokoro-model", "kokoro-voices", "kokoro-config"
 ALL_VOICES = "kokoro-voices-all"  # optional: the 54 official voices (npm package kokoro-js)
@@ -69,18 +66,6 @@ class EnsureResult:
     action: str  # "verified" | "built" | "recorded" | "missing" (optional entries only)
     seconds: float
     problem: str | None = None  # why an optional entry is missing
-
-
-def default_cache_hub() -> Path:
-    """$INDEXTTS_CACHE_HUB, else <repo>/cache_hub."""
-    env = os.environ.get(ENV_CACHE_HUB)
-    return Path(env).expanduser() if env else REPO_CACHE_HUB
-
-
-def manifest_path_for(root: Path) -> Path:
-    """<root>/manifest.json; a cache_hub elsewhere without one uses the repo's."""
-    own = root / MANIFEST_NAME
-    return own if own.is_file() else REPO_CACHE_HUB / MANIFEST_NAME
 
 
 def _resolve(root: Path | None, manifest_path: Path | None) -> tuple[Path, Path, Manifest]:
@@ -158,8 +143,16 @@ def ensure_command(root: Path | None = None) -> str:
     """The command that builds what is missing, as a user types it in the repo folder."""
     exe = Path(sys.executable)
     python = ".venv/bin/python" if exe.parent == REPO_ROOT / ".venv" / "bin" else str(exe)
-    hub = "" if root is None or root.resolve() == default_cache_hub().resolve() else f" --cache-hub {root}"
+    hub = "" if root is None or root.resolve() == _settings_cache_hub() else f" --cache-hub {root}"
     return f"{python} -m indextts.weights{hub} ensure"
+
+
+def _settings_cache_hub() -> Path | None:
+    """The folder the CLI uses without --cache-hub; None when the settings do not load (then name it)."""
+    try:
+        return default_cache_hub().resolve()
+    except ConfigError:
+        return None
 
 
 def optional_hint(entry: Entry, root: Path | None = None, full: bool = False) -> str:

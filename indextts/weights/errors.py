@@ -30,3 +30,7 @@ class MissingToolError(WeightsError):
     def __init__(self, message: str, tool: str) -> None:
         self.tool = tool
         super().__init__(message)
+
+
+class DistributionError(WeightsError):
+    """Publishing or renewing links failed (credentials, bucket, object, git, crontab)."""

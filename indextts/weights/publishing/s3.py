@@ -1,45 +1,34 @@
-"""Publishing the checkpoint to S3 and minting its presigned download links.
+"""S3: uploading the verified files and minting presigned GET links to them.
 
 `publish` uploads each verified file under <prefix>/<entry path> with its
 sha256 as object metadata and records the object keys (and the non-secret
 bucket/prefix/endpoint/region) in the manifest. `refresh` (the renewer, run
-from cron) mints SigV4 presigned GET URLs, writes `url` and `expires_at`
-into the manifest atomically and rewrites the link markers of the download
-pages. Credentials come only from boto3's chain (environment, AWS profile,
-instance role); nothing secret is ever logged or written: the manifest and
-docs get only the presigned URLs, which are meant to be shared.
+from cron) mints SigV4 presigned GET URLs and writes `url` and `expires_at`
+into the manifest entries; the caller saves it atomically. boto3 is imported
+on first use, so `--help` and the crontab tools work without it.
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import os
-import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_output
-from ..config import MAX_LINK_TTL_S, WeightsSettings
-from .errors import ManifestError, WeightsError
-from .file_hash import VerificationStamps
-from .manifest import Entry, Manifest, save_manifest
+from ...config import MAX_LINK_TTL_S, WeightsSettings
+from ..ensure import check_entry
+from ..errors import DistributionError, ManifestError
+from ..file_hash import VerificationStamps
+from ..links import format_time, link_needs_renewal, utcnow
+from ..manifest import Entry, Manifest
 
 log = logging.getLogger(__name__)
 
 DISTRIBUTION_KEY = "distribution"
 SHA256_METADATA = "sha256"  # x-amz-meta-sha256
-RENEW_COMMAND = "python -m indextts.weights refresh"
 CREDENTIALS_HINT = ("AWS credentials with s3:GetObject on the weights prefix: AWS_ACCESS_KEY_ID + "
                     "AWS_SECRET_ACCESS_KEY in the environment, or AWS_PROFILE=<profile> (see deploy/iam/)")
-COMMIT_MESSAGE = "weights: renew download links"
-_MARKER = re.compile(r"(<!-- weights:(?P<name>[A-Za-z0-9_.-]+) -->)(?P<body>.*?)(<!-- /weights:(?P=name) -->)",
-                     re.DOTALL)
-
-
-class DistributionError(WeightsError):
-    """Publishing or renewing links failed (credentials, bucket, object, git)."""
 
 
 @dataclass(frozen=True)
@@ -61,45 +50,6 @@ class Link:
     name: str
     url: str
     expires_at: str
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-
-
-def format_time(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str | None) -> dt.datetime | None:
-    """ISO 8601 (a trailing Z allowed) -> aware datetime; None when absent or unreadable."""
-    if not text:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-
-
-def describe_expiry(expires_at: str | None, now: dt.datetime | None = None) -> str:
-    """'expires 2026-11-28T10:00:00Z (in 6d 23h)' / 'EXPIRED 2026-... (2h ago)'."""
-    moment = parse_time(expires_at)
-    if moment is None:
-        return "no expiry recorded"
-    delta = int((moment - (now or utcnow())).total_seconds())
-    span = _span(abs(delta))
-    return f"expires {expires_at} (in {span})" if delta > 0 else f"EXPIRED {expires_at} ({span} ago)"
-
-
-def _span(seconds: int) -> str:
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {rest // 60}m"
-    return f"{rest // 60}m {rest % 60}s"
 
 
 # --- boto3 -----------------------------------------------------------------------
@@ -183,7 +133,6 @@ def publish(manifest: Manifest, root: Path, settings: WeightsSettings, *, bucket
             endpoint_url: str | None = None, region: str | None = None, profile: str | None = None,
             names: list[str] | None = None) -> list[str]:
     """Upload verified files (skipping objects that already carry the same sha256); returns lines to print."""
-    from .ensure import check_entry  # noqa: PLC0415 (ensure imports the builders; keep this module light)
     sess = session(profile)
     dist = resolve_distribution(manifest, settings, bucket=bucket, prefix=prefix, endpoint_url=endpoint_url,
                                 region=region, sess=sess)
@@ -295,85 +244,3 @@ def _check_object(client: Any, bucket: str, entry: Entry) -> None:
     if entry.size is not None and head.get("ContentLength") not in (None, entry.size):
         raise DistributionError(f"{entry.name}: s3://{bucket}/{entry.object_key} is {head.get('ContentLength')} "
                                 f"bytes, the manifest expects {entry.size}: publish the current file again")
-
-
-def link_needs_renewal(entry: Entry, margin_s: int, now: dt.datetime | None = None) -> bool:
-    """True when a published entry has no link or one that expires within the margin."""
-    if not entry.object_key:
-        return False
-    moment = parse_time(entry.expires_at)
-    if not entry.url or moment is None:
-        return True
-    return moment - (now or utcnow()) <= dt.timedelta(seconds=margin_s)
-
-
-def save_refreshed(manifest: Manifest, path: Path) -> None:
-    save_manifest(manifest, path)
-
-
-# --- docs ------------------------------------------------------------------------------
-
-def render_link(entry: Entry) -> str:
-    name = entry.path.rsplit("/", 1)[-1]
-    if not entry.url:
-        return f"{name}: no download link yet (maintainers: publish, then refresh)"
-    size = f"{entry.size / 1e6:.1f} MB, " if entry.size else ""
-    return f"[{name}]({entry.url}) ({size}sha256 `{entry.sha256}`, link expires {entry.expires_at})"
-
-
-def rewrite_doc(path: Path, manifest: Manifest) -> bool:
-    """Replace the body of each `<!-- weights:NAME -->...<!-- /weights:NAME -->`; True when the file changed."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        log.warning("%s: not found; no links rewritten there", path)
-        return False
-    entries = {e.name: e for e in manifest.entries}
-
-    def replace(match: re.Match[str]) -> str:
-        entry = entries.get(match.group("name"))
-        if entry is None:
-            return match.group(0)
-        return f"{match.group(1)}{render_link(entry)}{match.group(4)}"
-
-    new = _MARKER.sub(replace, text)
-    if new == text:
-        return False
-    with atomic_output(path) as out:
-        out.write(new.encode("utf-8"))
-    return True
-
-
-# --- git ----------------------------------------------------------------------------------
-
-def git_commit(paths: list[Path], push: bool = False) -> str:
-    """Commit only the manifest and docs (fixed message); optionally push. Returns a one-line summary."""
-    if not paths:
-        return "nothing to commit"
-    cwd = paths[0].parent
-    top = _git(["rev-parse", "--show-toplevel"], cwd).strip()
-    rel = [os.path.relpath(p.resolve(), top) for p in paths]
-    _git(["add", "--", *rel], Path(top))
-    if not _git(["diff", "--cached", "--name-only", "--", *rel], Path(top)).strip():
-        summary = "git: links unchanged, nothing committed"
-    else:
-        _git(["commit", "-q", "-m", COMMIT_MESSAGE, "--", *rel], Path(top))
-        summary = f"git: committed {', '.join(rel)}"
-    if push:
-        _git(["push", "-q"], Path(top))
-        summary += "; pushed"
-    return summary
-
-
-def _git(args: list[str], cwd: Path) -> str:
-    try:
-        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=120,
-                              env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
-    except FileNotFoundError:
-        raise DistributionError("git is not installed (needed for --git-commit/--push)") from None
-    except subprocess.TimeoutExpired:
-        raise DistributionError(f"git {args[0]} timed out") from None
-    if proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise DistributionError(f"git {args[0]} failed: {detail[-1] if detail else proc.returncode}")
-    return proc.stdout

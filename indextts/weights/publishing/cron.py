@@ -12,7 +12,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from .distribution import DistributionError
+from ..errors import DistributionError
 
 BEGIN = "# BEGIN indextts-weights-renew (managed by: python -m indextts.weights cron install)"
 END = "# END indextts-weights-renew"
