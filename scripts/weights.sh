@@ -1,26 +1,22 @@
-# Model weights for start_app.sh: every manifest entry present and sha256-verified.
-# Sourced (bash). Two functions:
+# Model weights for start_app.sh (sourced, bash). Two functions:
 #
 #   ensure_all_weights PY [ARGS...]
-#       PY is the venv python; ARGS go to `PY -m indextts.weights` (e.g. --cache-hub DIR).
-#       Renews links that expire within weights.renew_margin_s when AWS credentials
-#       exist, downloads the "url" entries that are missing or corrupt with curl,
-#       renews once and retries when a link turns out expired (403 "Request has
-#       expired"), then builds the embedded entries and verifies everything
-#       (`PY -m indextts.weights ensure`). Returns 0, or 1 with a message saying
-#       what to do. Optional entries (manifest "optional": true, e.g. the 54
-#       official voices, built with npm) never fail it: when one cannot be
-#       downloaded or built, a warning says which voices are missing and the
-#       command that adds them, and the app starts without them.
+#       Every manifest entry present and sha256-verified: the launcher's weights step
+#       (indextts/launcher/weights_step.py: renew links that expire soon, download the
+#       "url" entries with fetch_weight, renew once and retry on an expired link, then
+#       `PY -m indextts.weights ensure`). PY is the venv python; ARGS go to
+#       `PY -m indextts.weights` (e.g. --cache-hub DIR). Returns 0, or 1 with a message
+#       saying what to do. Optional entries (the 54 official voices) never fail it.
 #
 #   fetch_weight URL DEST SHA256 SIZE [NAME]
 #       One file: curl into DEST.part (resumed with -C -), never keeping an error
 #       body, sha256 check, then an atomic rename onto DEST. Returns 0 ok,
 #       10 link expired, 11 refused (other HTTP error or an HTML/XML page),
 #       12 network failure after the retries, 13 checksum mismatch, 1 other.
-#       Sets WEIGHT_FETCH_ERROR to a one-line reason.
+#       Sets WEIGHT_FETCH_ERROR to a one-line reason. Stays in bash: it is curl's
+#       flags, exit codes and byte ranges (scripts/fetch_weight.sh runs it alone).
 #
-# Settings (from config.yaml `weights:` via `plan`, or the environment for fetch_weight.sh):
+# Settings (the launcher passes config.yaml `weights:` from `plan` in the environment):
 # WEIGHTS_CURL_RETRIES, WEIGHTS_CURL_RETRY_DELAY_S (0 = exponential backoff),
 # WEIGHTS_CURL_RETRY_MAX_TIME_S, WEIGHTS_CURL_CONNECT_TIMEOUT_S, WEIGHTS_CURL_MAX_TIME_S,
 # WEIGHTS_RESUME_ATTEMPTS. Logs never show a link's query string (its signature).
@@ -30,7 +26,6 @@
 WEIGHT_FETCH_ERROR=""
 
 _weights_say() { echo "weights: $*"; }
-_weights_err() { echo "error: $*" >&2; }
 _weights_public_url() { printf '%s' "${1%%\?*}"; }  # drop the query string (signature, key id)
 _weights_size() { stat -c %s -- "$1" 2>/dev/null || echo 0; }
 
@@ -152,98 +147,9 @@ fetch_weight() {
     done
 }
 
-_weights_plan() {  # PY ARGS... -> sets _WEIGHTS_PLAN and the WEIGHTS_* settings
-    _WEIGHTS_PLAN=$("$@" plan) || return 1
-    local kind key value
-    while IFS=$'\t' read -r kind key value _; do
-        [ "$kind" = setting ] || continue
-        case "$key" in
-            curl_retries) WEIGHTS_CURL_RETRIES=$value ;;
-            curl_retry_delay_s) WEIGHTS_CURL_RETRY_DELAY_S=$value ;;
-            curl_retry_max_time_s) WEIGHTS_CURL_RETRY_MAX_TIME_S=$value ;;
-            curl_connect_timeout_s) WEIGHTS_CURL_CONNECT_TIMEOUT_S=$value ;;
-            curl_max_time_s) WEIGHTS_CURL_MAX_TIME_S=$value ;;
-            resume_attempts) WEIGHTS_RESUME_ATTEMPTS=$value ;;
-        esac
-    done <<< "$_WEIGHTS_PLAN"
-}
-
-_weights_expired_help() {  # NAME EXPIRES_AT PY-COMMAND...
-    local name=$1 when=$2; shift 2
-    [ "$when" = - ] && when="an unknown time (the manifest records none)"
-    cat >&2 <<EOF
-error: the download link for '$name' has expired (it was valid until $when).
-  The server answered 403 "Request has expired"; nothing was saved.
-  Renew the links with AWS credentials that may read the published objects
-  (AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY in the environment, or AWS_PROFILE=<profile>;
-  the policy is deploy/iam/renewer-policy.json):
-      $* refresh
-  then run ./start_app.sh again. Without credentials, get a renewed manifest
-  (cache_hub/manifest.json) from whoever publishes the weights, e.g. with git pull.
-EOF
-}
-
 ensure_all_weights() {
-    local py=$1; shift
-    local cli=("$py" -m indextts.weights "$@")
-    local creds="" pass
-    _weights_plan "${cli[@]}" || { _weights_err "could not read the weights manifest (see the message above)"; return 1; }
-    if grep -q $'^renew\tyes' <<< "$_WEIGHTS_PLAN"; then
-        if "${cli[@]}" has-credentials 2>/dev/null; then
-            creds=yes
-            _weights_say "a download link has expired or expires soon; renewing it"
-            if "${cli[@]}" refresh --only-expiring; then
-                _weights_plan "${cli[@]}" || return 1
-            else
-                _weights_say "could not renew the links ahead of time (see above); trying the current ones"
-            fi
-        else
-            creds=no
-            _weights_say "a download link has expired or expires soon; it cannot be renewed here (no AWS credentials)"
-        fi
-    fi
-    for pass in 1 2; do
-        local kind name path url sha size exp problem expired="" expired_at="" rc
-        while IFS=$'\t' read -r -u 3 kind name path url sha size exp problem; do
-            [ "$kind" = fetch ] || continue
-            _weights_say "$name: $problem"
-            if [ "$url" = - ]; then
-                _weights_err "$name has no download link in the manifest; maintainers: ${cli[*]} refresh"
-                return 1
-            fi
-            rc=0
-            fetch_weight "$url" "$path" "$sha" "$size" "$name" || rc=$?
-            if [ "$rc" -ne 0 ] && grep -qxF $'optional\t'"$name" <<< "$_WEIGHTS_PLAN"; then
-                _weights_say "$name (optional): $WEIGHT_FETCH_ERROR; going on without it"
-                continue
-            fi
-            case "$rc" in
-                0) ;;
-                10) expired=$name; expired_at=$exp; break ;;
-                *) _weights_err "$WEIGHT_FETCH_ERROR"
-                   [ "$rc" -eq 11 ] && echo "  If the link was altered or revoked, renew it: ${cli[*]} refresh (or get a renewed manifest)." >&2
-                   return 1 ;;
-            esac
-        done 3<<< "$_WEIGHTS_PLAN"
-        [ -z "$expired" ] && break
-        if [ "$pass" -eq 2 ]; then
-            _weights_err "$WEIGHT_FETCH_ERROR even right after renewing it: check this machine's clock (date -u) and the server's"
-            return 1
-        fi
-        if [ -z "$creds" ]; then
-            if "${cli[@]}" has-credentials 2>/dev/null; then creds=yes; else creds=no; fi
-        fi
-        if [ "$creds" != yes ]; then
-            _weights_expired_help "$expired" "$expired_at" "${cli[@]}"
-            return 1
-        fi
-        _weights_say "$WEIGHT_FETCH_ERROR; renewing the links and retrying once"
-        if ! "${cli[@]}" refresh; then
-            _weights_err "renewing the links failed (see the message above)"
-            _weights_expired_help "$expired" "$expired_at" "${cli[@]}"
-            return 1
-        fi
-        _weights_plan "${cli[@]}" || return 1
-    done
-    "${cli[@]}" ensure || { _weights_err "the model weights could not be prepared (see the message above)"; return 1; }
+    local py=$1 root
+    shift
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" "$py" -m indextts.launcher weights "$@"
 }

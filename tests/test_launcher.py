@@ -10,111 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-LAUNCHER = ROOT / "start_app.sh"
-FAKE_APP = ROOT / "tests" / "fake_app.py"
-VENV_PY = ROOT / ".venv" / "bin" / "python"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_in_use(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
-
-
-def cmdline(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
-    except OSError:
-        return []
-
-
-def http_get(url: str) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
-
-
-def wait_until(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
-class Launcher:
-    """Runs start_app.sh with this test's port, logs and PID file; remembers app PIDs to clean up."""
-
-    def __init__(self, tmp: Path, app: Path | None = FAKE_APP):
-        self.tmp = tmp
-        self.port = free_port()
-        self.logs = tmp / "logs"
-        self.pid_file = tmp / "run" / "app.pid"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("INDEXTTS_", "FAKE_APP_"))}
-        self.env.update(INDEXTTS_PATHS__LOGS=str(self.logs), INDEXTTS_LAUNCHER__PID_FILE=str(self.pid_file),
-                        INDEXTTS_LAUNCHER__STOP_TIMEOUT_S="3", INDEXTTS_LAUNCHER__READY_TIMEOUT_S="20")
-        if app is not None:
-            self.env["INDEXTTS_LAUNCHER_APP"] = str(app)
-        self.app = app or ROOT / "app.py"
-        self.started: set[int] = set()
-
-    def run(self, *args: str, env: dict | None = None, cwd: Path | None = None, port: bool = True,
-            timeout: float = 60) -> subprocess.CompletedProcess:
-        argv = [str(LAUNCHER)]
-        if port and "--port" not in args:
-            argv += ["--port", str(self.port)]
-        argv += args
-        result = subprocess.run(argv, cwd=cwd or self.tmp, env={**self.env, **(env or {})}, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
-        pid = self.pid()
-        if pid:
-            self.started.add(pid)
-        return result
-
-    def pid(self) -> int | None:
-        try:
-            return int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-
-    def is_ours(self, pid: int) -> bool:
-        argv = cmdline(pid)
-        return len(argv) >= 2 and argv[1] == str(self.app)
-
-    def cleanup(self) -> None:
-        for pid in self.started:
-            if alive(pid) and self.is_ours(pid):
-                os.kill(pid, signal.SIGKILL)
-                wait_until(lambda: not alive(pid), 5)
+from conftest import ROOT, free_port, wait_until
+from launcher_driver import (FAKE_APP, LAUNCHER, VENV_PY, Launcher, alive, cmdline, http_get, ok_line, path_without,
+                             port_in_use)
 
 
 @pytest.fixture
@@ -142,29 +48,6 @@ def foreign_listener():
     for proc in procs:
         proc.kill()
         proc.wait(timeout=5)
-
-
-def path_without(tmp_path: Path, *names: str) -> str:
-    """A PATH folder with every tool on PATH except those whose names start with one of ``names``.
-
-    The caller's PATH comes first, so the launcher finds the same python3 as usual (another one
-    would change the venv's stamp and make every later start reinstall the packages).
-    """
-    bin_dir = tmp_path / ("bin-" + "-".join(names))
-    bin_dir.mkdir()
-    system = ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
-    folders = os.environ.get("PATH", "").split(os.pathsep) + system
-    for d in filter(None, folders):
-        for tool in Path(d).iterdir() if Path(d).is_dir() else ():
-            if not tool.name.startswith(names) and not (bin_dir / tool.name).exists():
-                (bin_dir / tool.name).symlink_to(tool)
-    return str(bin_dir)
-
-
-def ok_line(out: str) -> str:
-    lines = [line for line in out.splitlines() if line.startswith("STARTUP_OK")]
-    assert len(lines) == 1, out
-    return lines[0]
 
 
 # ---------------------------------------------------------------- start, status, stop
@@ -274,8 +157,8 @@ def test_port_holder_lookup_without_ss(foreign_listener):
 
 @pytest.mark.parametrize("action", [(), ("--restart",)])
 def test_other_port_held_by_a_foreign_process_leaves_the_running_instance_alone(launcher, foreign_listener, action):
-    # Issue 15 item 7: the running instance used to be stopped first, then the start failed on the
-    # port and nothing was left running.
+    # Issue 15 item 7: the port is checked before the running instance is stopped, so a port that cannot
+    # be had leaves the user with the instance they had, not with nothing running.
     assert launcher.run().returncode == 0
     running = launcher.pid()
     other_port = free_port()
@@ -357,7 +240,7 @@ def test_invalid_settings_and_bad_flags(launcher):
 )
 def test_bad_value_in_the_config_file_is_named_even_when_a_flag_overrides_it(launcher, tmp_path, yaml_text,
                                                                               flags, key, value):
-    # Issue 15 item 10: `port: "abc"` with --port ended in STARTUP_FAILED blaming the weights.
+    # Issue 15 item 10: `port: "abc"` with --port is named as such, not a STARTUP_FAILED that blames the weights.
     config = tmp_path / "my-config.yaml"
     config.write_text(yaml_text)
     result = launcher.run("--config", str(config), *flags,
@@ -381,7 +264,7 @@ def test_config_rule_settled_by_a_launcher_flag_reaches_the_weights_step(launche
 
 
 def test_weights_step_reads_the_config_file_given_with_config(launcher, tmp_path):
-    # The weights step used to read the repo's config.yaml whatever --config said.
+    # The weights step must read the file --config names, not the repo's config.yaml.
     hub = tmp_path / "hub"
     (hub / "m").mkdir(parents=True)
     (hub / "m" / "model.bin").write_bytes(b"x")
@@ -467,6 +350,25 @@ def test_foreground_execs_the_app_with_the_launchers_pid(launcher):
         proc.terminate()
         proc.wait(timeout=10)
     assert "fake_app serving" in proc.stdout.read()
+
+
+def test_interrupt_while_starting_stops_the_half_started_app(launcher):
+    argv = [str(LAUNCHER), "--port", str(launcher.port)]
+    proc = subprocess.Popen(argv, cwd=launcher.tmp, env={**launcher.env, "FAKE_APP_MODE": "never"},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = ""
+    while "waiting up to" not in out:
+        line = proc.stdout.readline()
+        assert line, out
+        out += line
+    app = launcher.pid()
+    launcher.started.add(app)
+    assert app and alive(app)
+    proc.send_signal(signal.SIGINT)
+    out += proc.stdout.read()
+    assert proc.wait(timeout=20) == 1
+    assert "STARTUP_FAILED: interrupted while starting" in out and "----- last 50 lines of" in out
+    assert wait_until(lambda: not alive(app), 5) and not launcher.pid_file.exists()
 
 
 # ---------------------------------------------------------------- the real app, end to end

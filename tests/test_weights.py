@@ -679,7 +679,7 @@ def test_voice_packs_are_read_with_checks(tmp_path: Path) -> None:
 
 def test_launcher_starts_without_npm_and_names_the_missing_voices(hub: Path, all_voices: Path,
                                                                   tmp_path: Path) -> None:
-    from test_launcher import Launcher, ok_line
+    from launcher_driver import Launcher, ok_line
 
     root = _hub_without_all_voices(hub, tmp_path / "hub")
     bin_dir = tmp_path / "bin"  # everything the launcher uses, but no npm (nor node)
