@@ -35,7 +35,7 @@ def main() -> None:
 
     engine = Engine.load()
     model = engine.model
-    (segment,) = engine.segments(args.text, "en", first_max_tokens=0)  # the sentence whole
+    (segment,) = engine.segments(args.text, lang="en", first_max_tokens=0)  # the sentence whole
     tokens = torch.tensor([[0, *segment.tokens, 0]])
     style = engine.voices.style(engine.settings.engine.default_voice, len(segment.tokens))
     with torch.inference_mode():

@@ -8,7 +8,7 @@ For each voice of a reference set (default bench/cloning_refs.HELD_OUT_2, never 
   "best stock" = the highest-scoring stock voice (the floor a cloning method must beat);
 - independent checks: median F0 difference in semitones (YIN) and long-term average spectrum distance
   (40 mel bands, level-normalised, RMS dB difference), clone and best stock vs reference;
-- intelligibility: WER of the clone (Whisper base via bench/asr.py) vs the mean WER of the stock voices.
+- intelligibility: WER of the clone (Whisper base via indextts/evaluation/asr.py) vs the mean WER of the stock voices.
 
     python bench/cloning.py [--set held_out_2|held_out|tuning] [--steps N] [--voices a,b]
 Makes the reference clips if missing (bench/cloning_refs.py), writes bench/out/cloning-<set>.json and
@@ -76,11 +76,11 @@ def main() -> None:
                                                      "paths": {"voices": str(tmp / "voices")}})
     engine = Engine.load(settings, warm_up=False)
     engine.synthesize("Hello.", lang="en")
-    engine.prepare_cloning(background=False)  # the stock statistics before the first fit, not beside it
+    engine.studio.prepare(background=False)  # the stock statistics before the first fit, not beside it
     ve = VoiceEncoder("cpu", verbose=False)
     transcribe = score = None
     if not args.no_asr:
-        from asr import score, transcribe
+        from indextts.evaluation.asr import score, transcribe
 
     def embed(clips: list[tuple[np.ndarray, int]]) -> np.ndarray:
         return ve.embed_speaker([preprocess_wav(a, sr) for a, sr in clips])
@@ -94,7 +94,7 @@ def main() -> None:
         errors = [score(t, h, "en") for t, h in zip(EVAL_TEXTS, said)]
         return float(np.mean(errors)), [h for h, e in zip(said, errors) if e > 0]
 
-    stock = engine.clone_bases  # the voices a clone may start from: the floor to beat
+    stock = engine.studio.bases  # the voices a clone may start from: the floor to beat
     stock_audio = {v: speak(v) for v in stock}
     rows, clones = [], []
     for name in voices:
@@ -104,7 +104,7 @@ def main() -> None:
         ref_f0, ref_lt = median_f0(ref_cat, 24000), ltas(ref_cat, 24000)
         shutil.rmtree(tmp / "voices" / ".cache", ignore_errors=True)
         started = time.perf_counter()
-        info = engine.clone_voice(REFS / name / "fit.wav", steps=args.steps)
+        info = engine.studio.clone(REFS / name / "fit.wav", steps=args.steps)
         fit_s = time.perf_counter() - started
         clone_audio = speak(info["voice_value"])
         sims = {v: float(embed([(a, 24000) for a in stock_audio[v]]) @ ref_emb) for v in stock}

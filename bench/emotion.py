@@ -29,7 +29,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(1, str(BENCH.parent))
 
-import asr  # noqa: E402
+from indextts.evaluation import asr  # noqa: E402
 
 # Several sentences per language: each measure is the mean of its per-sentence change from that
 # sentence's neutral rendering, so the small weight-0.3 moves rise above one sentence's noise. Six, not

@@ -116,7 +116,7 @@ def measure(device: str, precision: str, runs: int, reference: dict | None, with
 
 def intelligibility(engine) -> dict:
     """Mean WER (en) / CER (zh) over the hard sentences, and what Whisper misheard."""
-    import asr
+    from indextts.evaluation import asr
     from sentences import select
 
     asr.load_model()

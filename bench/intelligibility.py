@@ -29,7 +29,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(1, str(BENCH.parent))
 
-import asr  # noqa: E402
+from indextts.evaluation import asr  # noqa: E402
 from sentences import Sentence, select  # noqa: E402
 
 

@@ -3,7 +3,7 @@
 Each item: id, lang ("en"/"zh"), set ("plain"/"hard"), text (what the user types) and ref (the
 sentence as it should be HEARD, written out). Scoring compares the ASR transcript with `ref`, so a
 frontend that reads "$12.50" as "dollar sign twelve point five zero" or "e.g." as "E G" is charged
-for it. Both sides go through the same normalisation (bench/asr.py), which maps Whisper's digits
+for it. Both sides go through the same normalisation (indextts/evaluation/asr.py), which maps Whisper's digits
 back to words, so a correct reading written with digits is not an error.
 
 Limits of an ASR round trip: a wrong polyphone reading (行 xíng/háng) or 二 for 两 is only caught

@@ -111,7 +111,7 @@ class EngineWorker:
         self.engine.synthesize("Hello.", voice=voice, lang="en")
 
     def tokens(self, text, lang):
-        return [list(s.tokens) for s in self.engine.segments(text, lang)]
+        return [list(s.tokens) for s in self.engine.segments(text, lang=lang)]
 
     def run_tokens(self, segments, voice):
         torch, eng = self.torch, self.engine

@@ -1,5 +1,5 @@
 """Per-voice intelligibility: every English voice reads the English sentences, every Mandarin voice the
-Mandarin ones, through the engine (its frontend included), scored by Whisper base (bench/asr.py).
+Mandarin ones, through the engine (its frontend included), scored by Whisper base (indextts/evaluation/asr.py).
 
 Usage:
   python bench/voices.py [--lang en zh] [--set hard] [--voices af_heart zf_xiaobei] [--out bench/out]
@@ -23,7 +23,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(1, str(BENCH.parent))
 
-import asr  # noqa: E402
+from indextts.evaluation import asr  # noqa: E402
 from sentences import select  # noqa: E402
 
 REFERENCE_VOICE = "jm_kumo"

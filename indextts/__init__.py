@@ -2,10 +2,13 @@
 
 In code::
 
-    from indextts import Engine
+    from indextts import Engine, SynthesisRequest
     engine = Engine.load()                       # config.yaml, INDEXTTS_* settings
-    result = engine.synthesize("Hello there.", voice="af_heart")
+    result = engine.synthesize("Hello there.", voice="af_heart")      # shorthand for the request below
+    result = engine.synthesize(SynthesisRequest("Hello there.", voice="af_heart", speed=1.1))
     result.audio, result.sample_rate             # float32 mono, 24000
+    clone = engine.studio.clone("me.wav")        # the voice studio: clone, save, blend, delete
+    engine.synthesize("In my voice.", voice=clone["voice_value"])
 
 The names below are imported when first used, so ``import indextts`` (or the torch-free text frontend,
 ``indextts.text``) does not load torch.
@@ -20,6 +23,8 @@ _EXPORTS = {
     "Engine": "indextts.engine",
     "SynthesisResult": "indextts.engine",
     "SegmentResult": "indextts.engine",
+    "SynthesisRequest": "indextts.request",
+    "VoiceStudio": "indextts.voice_studio",
     "Settings": "indextts.config",
     "EmotionSpec": "indextts.emotion",
     "spec_from_request": "indextts.emotion",

@@ -1,7 +1,8 @@
-"""Audio output helpers: speech bounds, peak safety and atomic file writes."""
+"""Audio helpers: decoding uploaded clips, speech bounds, peak safety and atomic file writes."""
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -19,6 +20,32 @@ FILE_FORMATS = {
     ".mp3": ("MP3", "MPEG_LAYER_III"),
 }
 PEAK_CEILING = 0.97  # headroom below full scale so encoders never clip
+READABLE_FORMATS = "WAV, FLAC, OGG or MP3"  # what the bundled libsndfile decodes, as error messages name it
+
+
+def decode_audio(source: bytes | bytearray | str | Path, what: str,
+                 max_s: float | None = None) -> tuple[np.ndarray, int]:
+    """A sound file's bytes or path -> (float32 samples of shape (frames, channels), sample rate).
+
+    ``max_s`` stops decoding after that many seconds, so a long upload costs no more than its start.
+    Anything soundfile cannot decode is an InputError that names the clip (``what``, e.g. "the reference
+    clip") and gives libsndfile's reason. The whole-file read is ``sf.read``, which seeks to the start
+    before decoding, and the limited read does not seek: for an MP3 the two differ in the last bit, so
+    one read for both would change what a clone is fitted on or what an emotion reference measures."""
+    handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    try:
+        if max_s is None:
+            audio, rate = sf.read(handle, dtype="float32", always_2d=True)
+        else:
+            with sf.SoundFile(handle) as f:
+                rate = f.samplerate
+                limit = int(max_s * rate)
+                audio = f.read(min(f.frames if f.frames > 0 else limit, limit), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        # libsndfile's own words, without the Python object it was handed (<_io.BytesIO object at 0x...>)
+        reason = str(exc.error_string if isinstance(exc, sf.LibsndfileError) else exc).rstrip(".")
+        raise InputError(f"{what} could not be read as audio ({reason}); upload a {READABLE_FORMATS} file") from None
+    return audio, int(rate)
 
 
 def speech_bounds(audio: np.ndarray, sample_rate: int, floor_db: float = -45.0, margin_s: float = 0.04) -> tuple[int, int]:
@@ -35,9 +62,9 @@ def speech_bounds(audio: np.ndarray, sample_rate: int, floor_db: float = -45.0, 
 def limit_peak(audio: np.ndarray, sample_rate: int, hold_s: float = 0.005) -> np.ndarray:
     """Keep every sample under PEAK_CEILING by turning the gain down only around the peaks.
 
-    Scaling a whole segment by its highest sample made its loudness depend on one sample (Kokoro's
+    Scaling a whole segment by its highest sample would make its loudness depend on one sample (Kokoro's
     peaks sit 0.3-2 dB over the ceiling and move with any prosody change), so segments and emotions
-    differed in level at random. Here the gain each sample needs is spread over +-``hold_s``
+    would differ in level at random. Instead the gain each sample needs is spread over +-``hold_s``
     (a minimum filter) and smoothed by a moving average of the same width: the smoothed gain at a
     peak averages values that all already satisfy that peak, so the ceiling holds exactly, and
     speech away from the peaks keeps its level."""

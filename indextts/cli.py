@@ -14,6 +14,7 @@ from pathlib import Path
 from .audio import check_writable, write_audio
 from .config import Settings
 from .errors import IndexTTSError, InputError, ConfigError
+from .request import SynthesisRequest
 from .text.langdetect import LANGS
 
 
@@ -65,9 +66,9 @@ def _synth(args: argparse.Namespace) -> int:
     if args.output is None:
         raise InputError("missing -o/--output: where should the audio go? e.g. -o out.wav")
     check_writable(args.output)  # fail before loading the model, not after
-    text = _read_text(args)
+    request = SynthesisRequest(_read_text(args), voice=args.voice, speed=args.speed, lang=args.lang)  # checked now
     engine = Engine.load(settings, warm_up=False)
-    result = engine.synthesize(text, voice=args.voice, speed=args.speed, lang=args.lang)
+    result = engine.synthesize(request)
     write_audio(args.output, result.audio, result.sample_rate)
     if not args.quiet:
         for i, seg in enumerate(result.segments, 1):

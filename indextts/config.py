@@ -15,6 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
+from .model_facts import MAX_TOKENS
+from .pydantic_errors import field_problems
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yaml"
@@ -37,9 +39,9 @@ class EngineSettings(_Section):
     default_voice_en: str = "af_heart"  # English text (or mostly English, with lang auto)
     default_voice_zh: str = "zf_xiaobei"  # Mandarin text
     max_chars: int = Field(5000, ge=1, le=200_000)
-    max_tokens_per_segment: int = Field(400, ge=16, le=510)
+    max_tokens_per_segment: int = Field(400, ge=16, le=MAX_TOKENS)
     segment_pause_s: float = Field(0.25, ge=0.0, le=5.0)
-    stream_first_tokens: int = Field(48, ge=0, le=510)
+    stream_first_tokens: int = Field(48, ge=0, le=MAX_TOKENS)
 
     @property
     def decoder_precision(self) -> str:
@@ -261,12 +263,11 @@ def _has_key(tree: Mapping[str, Any], keys: list[str]) -> bool:
 
 def _describe(errors: list[Any], path: Path, from_file: Mapping[str, Any], from_env: Mapping[str, Any]) -> str:
     lines = [f"invalid settings (from {path}, {ENV_PREFIX}* environment variables or flags):"]
-    for err in errors:
-        loc = [str(p) for p in err["loc"]]
-        message = err["msg"].removeprefix("Value error, ")
+    for err, problem in zip(errors, field_problems(errors)):
+        loc = list(problem.location)
         if _is_rule_across_keys(err):  # the message says what to set
-            lines.append(f"  {'.'.join(loc)}: {message}")
+            lines.append(f"  {'.'.join(loc)}: {problem.message}")
             continue
-        shown = "(hidden)" if "password" in loc[-1] else repr(err.get("input"))
-        lines.append(f"  {'.'.join(loc)}: {message} (got {shown} {_origin(loc, path, from_file, from_env)})")
+        lines.append(f"  {'.'.join(loc)}: {problem.message} "
+                     f"(got {problem.shown_value} {_origin(loc, path, from_file, from_env)})")
     return "\n".join(lines)

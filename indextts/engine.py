@@ -7,14 +7,11 @@ number of callers (CLI, UI, API) can share it. It imports no UI or web code.
 
 from __future__ import annotations
 
-import atexit
 import logging
-import math
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -23,29 +20,25 @@ from .audio import limit_peak, speech_bounds
 from .config import Settings
 from .emotion import EmotionSpec
 from .emotion.apply import emotional_prosody, finish_audio, voice_shifted
-from .errors import Cancelled, ConfigError, InputError
+from .errors import ConfigError, InputError
 from .fair_lock import FairLock
-from .model import MAX_TOKENS, SAMPLE_RATE, KokoroModel, Prosody, fusion, load_model
+from .model import SAMPLE_RATE, KokoroModel, Prosody, fusion, load_model
 from .model.devices import release_gpu_memory
 from .model.host_memory import IdleRelease
 from .model.kokoro import SAMPLES_PER_FRAME, speech_span
 from .model.precision import decoder_dtype
+from .request import PAUSE_RANGE_S, SynthesisRequest
 from .segment_cache import SegmentCache
 from .text import Frontend, Segment
-from .voice_library import VoiceLibrary, blend
 from .text.langdetect import LANGS as TEXT_LANGS, main_lang
-from .voices import ALL_VOICES_HINT, Voice, VoiceBank, session_voice, stock_info
+from .voice_library import VoiceLibrary
+from .voice_studio import VoiceStudio
+from .voices import ALL_VOICES_HINT, Voice, VoiceBank
 from .weights import ensure_weights
 
 log = logging.getLogger(__name__)
 
-SPEED_RANGE = (0.25, 4.0)  # OpenAI's range; past 2x, short sounds reach the model's one-frame floor
-MIN_SEGMENT_TOKENS = 16
-LANGS = ("auto", *TEXT_LANGS)
 FALLBACK_VOICE = "jm_kumo"  # always installed (the required voice packs)
-# Voices a clone may start from: the fit renders English sentences, so the English voices, plus the five
-# shipped packs (the bases before the native voices came). Each base costs ~1-2 s of statistics per install.
-FIT_BASE_LANGUAGES = ("en-US", "en-GB", "ja")
 
 
 @dataclass(frozen=True)
@@ -118,11 +111,8 @@ class Engine:
         self.settings = settings
         self._lock = FairLock()  # model calls, one at a time, in arrival order (first segments first)
         self._requests = IdleRelease()  # freed memory goes back to the system when no request is left
-        self._voice_fitter = None  # built on the first clone (loads the speaker encoder)
-        self._fit_lock = threading.Lock()  # one fit at a time; its model work takes turns with speech
         self.cache: SegmentCache[SegmentResult] = SegmentCache(settings.engine.cache_audio_s)
-        self._closing = threading.Event()  # ends background work (``close``)
-        self._background: list[threading.Thread] = []
+        self.studio = VoiceStudio(self)  # cloning, saving, blending: beside speech, on model turns
 
     @classmethod
     def load(cls, settings: Settings | None = None, warm_up: bool = True) -> "Engine":
@@ -166,7 +156,7 @@ class Engine:
         if warm_up:  # both languages: the first Mandarin call also loads the dictionaries (~1 s)
             engine.synthesize("Hello.", lang="en")
             engine.synthesize("你好。", lang="zh")
-            engine.prepare_cloning()  # stock voices' fit statistics: measured once per install, in the background
+            engine.studio.prepare()  # stock voices' fit statistics: measured once per install, in the background
         log.info("engine ready on %s (%s) in %.1f s", device, engine.precision, time.perf_counter() - started)
         return engine
 
@@ -207,64 +197,46 @@ class Engine:
                 continue
             raise ConfigError(f"engine.{key} {name!r} is not a voice; available: {', '.join(self.voices.names)}")
 
-    def segments(self, text: str, lang: str = "auto", max_tokens: int | None = None,
-                 first_max_tokens: int | None = None) -> list[Segment]:
-        """Validate and split text into model-sized segments (no audio): used for previews too.
-        ``first_max_tokens`` (None or 0: off) cuts the first sentence at a clause break for sooner first
-        audio: streamed API replies ask for it (``engine.stream_first_tokens``); everything else renders the
-        first sentence whole, as one rendering reads it best and ~10 % faster for a short text."""
-        self._check_text(text)
-        if lang not in LANGS:
-            raise InputError(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
-        for limit in (max_tokens, first_max_tokens or None):
-            if limit is not None and not MIN_SEGMENT_TOKENS <= limit <= MAX_TOKENS:
-                raise InputError(f"max tokens per segment must be {MIN_SEGMENT_TOKENS}-{MAX_TOKENS}, got {limit}")
-        segments = self.frontend.segments(text, lang=lang, max_tokens=max_tokens,
-                                          first_max_tokens=first_max_tokens or None)
+    def segments(self, request: SynthesisRequest | str, **options: Any) -> list[Segment]:
+        """The request's text split into model-sized segments (no audio): used for previews too.
+        A request's ``first_max_tokens`` cuts the first sentence at a clause break for sooner first audio:
+        streamed API replies ask for it (``engine.stream_first_tokens``); everything else renders the first
+        sentence whole, as one rendering reads it best and ~10 % faster for a short text."""
+        request = SynthesisRequest.of(request, **options)
+        self._check_text(request.text)
+        segments = self.frontend.segments(request.text, lang=request.lang, max_tokens=request.max_tokens,
+                                          first_max_tokens=request.first_max_tokens or None)
         if not segments:
-            unreadable = self.frontend.unreadable(text, lang)
+            unreadable = self.frontend.unreadable(request.text, request.lang)
             raise InputError(unreadable.error() if unreadable
-                             else "the text has nothing that can be spoken (only symbols or emoji?)")
+                             else "the text has nothing that can be spoken (only symbols or emoji?)", field="text")
         return segments
 
-    def synthesize(
-        self,
-        text: str,
-        voice: str | Voice | None = None,
-        speed: float = 1.0,
-        lang: str = "auto",
-        max_tokens: int | None = None,
-        pause_s: float | None = None,
-        emotion: EmotionSpec | None = None,
-    ) -> SynthesisResult:
+    def synthesize(self, request: SynthesisRequest | str, **options: Any) -> SynthesisResult:
         """The whole text as one clip: the segments of ``stream`` joined by ``join``.
-        ``emotion`` None keeps the voice's own prosody (mode 1); see ``indextts.emotion``."""
-        pause_s = self._check_pause(pause_s)
+        ``request``: a ``SynthesisRequest``, or its text with the other fields as keywords
+        (``engine.synthesize("Hello.", voice="af_heart", speed=1.1)``)."""
+        request = SynthesisRequest.of(request, **options)
         started = time.perf_counter()
-        segments = list(self.stream(text, voice, speed, lang, max_tokens, emotion))
-        return self.join(segments, pause_s, time.perf_counter() - started)
+        segments = list(self.stream(request))
+        return self.join(segments, request.pause_s, time.perf_counter() - started)
 
-    def stream(
-        self,
-        text: str,
-        voice: str | Voice | None = None,
-        speed: float = 1.0,
-        lang: str = "auto",
-        max_tokens: int | None = None,
-        emotion: EmotionSpec | None = None,
-        first_max_tokens: int | None = None,
-    ) -> Iterator[SegmentResult]:
-        """Validate everything now, then yield each segment's audio as soon as it is made.
-        Segments are rendered as they are pulled: a caller that stops pulling stops the work.
-        ``voice``: a name (or mix) for ``VoiceBank.resolve``, or a ``Voice`` (an unsaved clone)."""
-        resolved = voice if isinstance(voice, Voice) else \
-            self.voices.resolve(voice or self.default_voice(text, lang))  # once per request
-        if not SPEED_RANGE[0] <= speed <= SPEED_RANGE[1]:
-            raise InputError(f"speed must be between {SPEED_RANGE[0]} and {SPEED_RANGE[1]}, got {speed}")
-        segments = self.segments(text, lang, max_tokens, first_max_tokens)
-        if emotion is not None and not isinstance(emotion, EmotionSpec):
-            raise InputError(f"emotion must be an EmotionSpec or None, got {type(emotion).__name__}")
-        return self._rendered(segments, resolved, speed, emotion)
+    def stream(self, request: SynthesisRequest | str, **options: Any) -> Iterator[SegmentResult]:
+        """Check everything now, then yield each segment's audio as soon as it is made.
+        Segments are rendered as they are pulled: a caller that stops pulling stops the work."""
+        request = SynthesisRequest.of(request, **options)
+        voice = self.resolve_voice(request)
+        return self._rendered(self.segments(request), voice, request.speed, request.emotion)
+
+    def resolve_voice(self, request: SynthesisRequest) -> Voice:
+        """The request's voice as one value (pack, pitch correction, fingerprint), once per request: a
+        ``Voice`` as given, a name or mix looked up, none the default for the text's language."""
+        if isinstance(request.voice, Voice):
+            return request.voice
+        try:
+            return self.voices.resolve(request.voice or self.default_voice(request.text, request.lang))
+        except InputError as exc:
+            raise InputError(str(exc), field=exc.field or "voice") from None
 
     def _rendered(self, segments: list[Segment], voice: Voice, speed: float,
                   emotion: EmotionSpec | None) -> Iterator[SegmentResult]:
@@ -348,162 +320,26 @@ class Engine:
         return SegmentResult(segment.text, segment.lang, segment.phonemes, segment.tokens, audio[start:end],
                              lead_in / SAMPLE_RATE, prosody.to("cpu"), time.perf_counter() - started, segment.ends)
 
-    # ------------------------------------------------------------------ voice cloning
-    def clone_voice(self, source, name: str | None = None, save: bool = False, steps: int | None = None,
-                    progress: Callable[[float, str], None] | None = None,
-                    cancel: threading.Event | None = None) -> dict:
-        """Fit a voice to a reference clip (path, bytes or (sample_rate, array)); returns its description,
-        with ``voice_value``: the ``Voice`` to speak with.
-
-        The fit is cached per processed clip (sha256) and step count. Fits run one at a time, and each of
-        their model steps takes a turn on the model like a speech segment, so speech goes on during a fit.
-        Setting ``cancel`` (or closing the engine) stops the fit at its next step (``Cancelled``).
-        Unsaved, the voice is ``clone-<sha8>``, in no shared list: the caller keeps ``voice_value``;
-        with ``save`` it is written to the library as ``name``."""
-        from .cloning.fit import FIT_METHOD, FitConfig
-        from .cloning.preprocess import load_reference
-        library = self._library()
-        if save:
-            name = library.check_new_name(name or "")
-            if name in library:
-                raise InputError(f"a voice named {name!r} already exists; pick another name")
-        ref = load_reference(source)
-        cfg = FitConfig() if steps is None else FitConfig(steps=int(steps))
-        with self._fit_lock:  # a second clone of the same clip waits here, then finds the fit cached
-            self._check_cancel(cancel)
-            cached = library.cached_fit(ref.sha256, cfg.steps)
-            cached_hit = cached is not None and cached[1].get("fit_method") == FIT_METHOD
-            if cached_hit:
-                pack, meta = cached
-            else:
-                result = self._fitter().fit(ref.audio, ref.sample_rate, cfg, progress,
-                                            turn=lambda: self._fit_turn(cancel))
-                meta = {"kind": "cloned", "base_voice": result.base_voice, "sha256": ref.sha256,
-                        "fit_method": FIT_METHOD,
-                        "similarity_base": round(result.similarity_start, 4),
-                        "similarity_fit": round(result.similarity, 4),
-                        "reference_f0_hz": round(result.ref_f0_hz, 1), "model_f0_hz": round(result.out_f0_hz, 1),
-                        # the clone's median pitch as rendered with its correction (YIN), else the model's
-                        "fitted_f0_hz": round(result.shifted_f0_hz if math.isfinite(result.shifted_f0_hz)
-                                              else result.out_f0_hz, 1),
-                        "f0_shift_st": result.f0_shift_st,
-                        "fit_s": round(result.fit_s, 2), "steps": result.steps,
-                        "reference_s": round(ref.duration_s, 2), "speech_s": round(ref.speech_s, 2),
-                        "notes": ref.notes}
-                release_gpu_memory()  # the fit's autograd buffers
-                library.store_fit(ref.sha256, cfg.steps, result.pack, meta)
-                pack = result.pack
-        voice = session_voice(f"clone-{ref.sha256[:8]}", pack, meta.get("f0_shift_st", 0.0))
-        if save:
-            library.save(name, pack, meta, ref.audio, ref.sample_rate)
-            voice = self.voices.resolve(name)
-        return {**meta, "voice": voice.name, "voice_value": voice, "cached": cached_hit, "saved": bool(save)}
-
     @contextmanager
-    def _fit_turn(self, cancel: threading.Event | None) -> Iterator[None]:
-        """One model turn of a fit, queued behind speech segments in arrival order; a cancelled fit (or a
-        closing engine) stops here."""
-        self._check_cancel(cancel)
-        with self._lock.turn(urgent=False):
-            self._check_cancel(cancel)
+    def model_turn(self, urgent: bool = False) -> Iterator[None]:
+        """One turn on the model, queued with speech segments in arrival order (``FairLock``): how other
+        model work (a voice fit, stock-voice statistics) runs beside speech without blocking it."""
+        with self._lock.turn(urgent=urgent):
             yield
 
-    def _check_cancel(self, cancel: threading.Event | None) -> None:
-        if self._closing.is_set():
-            raise Cancelled("the engine is shutting down; the voice fit was stopped")
-        if cancel is not None and cancel.is_set():
-            raise Cancelled("the voice fit was cancelled")
-
-    def save_voice(self, voice: str | Voice, name: str) -> dict:
-        """Save an unsaved clone (its ``Voice``) or copy any voice (or mix) into the library as ``name``."""
-        source = voice if isinstance(voice, Voice) else self.voices.resolve(voice)
-        name = self._library().check_new_name(name)
-        meta = {"kind": "cloned", "source_voice": source.name, "f0_shift_st": source.f0_shift_st}
-        return self._library().save(name, source.pack, meta)
-
-    def blend_voices(self, a: str, b: str, weight_b: float, name: str) -> dict:
-        """Save ``(1 - weight_b) * a + weight_b * b`` as a library voice ``name``."""
-        name = self._library().check_new_name(name)
-        first, second = self.voices.resolve(a), self.voices.resolve(b)
-        pack = blend(first.pack, second.pack, float(weight_b))
-        shift = (1 - float(weight_b)) * first.f0_shift_st + float(weight_b) * second.f0_shift_st
-        return self._library().save(name, pack, {"kind": "blend", "blend": [a, b], "weight": float(weight_b),
-                                                 "f0_shift_st": round(shift, 2)})
-
-    @property
-    def clone_bases(self) -> list[str]:
-        """The stock voices a clone may start from (``FIT_BASE_LANGUAGES``)."""
-        return sorted(self._fitter().stock)
-
-    def prepare_cloning(self, background: bool = True) -> threading.Thread | None:
-        """Measure the stock voices' fit statistics that are not on disk yet (about 1-2 s per voice on 2 cores,
-        once per install), one voice per model turn so speech requests keep their place; a clone that
-        starts first measures the rest itself. Returns the thread (None when nothing is left to measure)."""
-        fitter = self._fitter()
-        missing = fitter.unmeasured()
-        if not missing:
-            return None
-
-        def measure() -> None:
-            started = time.perf_counter()
-            for done, name in enumerate(missing, 1):
-                with self._lock.turn(urgent=False):
-                    if self._closing.is_set():
-                        return
-                    fitter.prepare([name])
-                if done % 10 == 0 or done == len(missing):
-                    log.info("voice cloning: measured %d/%d stock voices (%.0f s)", done, len(missing),
-                             time.perf_counter() - started)
-
-        if not background:
-            measure()
-            return None
-        thread = threading.Thread(target=measure, name="stock-voice-statistics", daemon=True)
-        thread.start()
-        if not self._background:
-            atexit.register(self.close)  # scripts that exit without close()
-        self._background.append(thread)
-        return thread
-
     def close(self, timeout_s: float = 30.0) -> None:
-        """Stop background work at its next model turn and wait for it (a thread stopped inside a model
-        call at interpreter exit aborts the process)."""
-        self._closing.set()
-        for thread in self._background:
-            thread.join(timeout_s)
-        self._background.clear()
-
-    def _library(self) -> VoiceLibrary:
-        if self.voices.library is None:
-            self.voices.library = VoiceLibrary(self.settings.paths.voices)
-        return self.voices.library
-
-    def _fitter(self):
-        if self._voice_fitter is None:
-            from .cloning.fit import VoiceFitter
-
-            tokenize = lambda text: self.frontend.segments(text, "en")[0].tokens  # noqa: E731
-            bases = {name: pack for name, pack in self.voices.stock_packs.items()
-                     if stock_info(name).language in FIT_BASE_LANGUAGES}
-            self._voice_fitter = VoiceFitter(self.model, bases or self.voices.stock_packs, tokenize,
-                                             stats_dir=self.settings.paths.cache_hub / "fit_stock",
-                                             render_tag=self._render_tag())
-        return self._voice_fitter
-
-    def _render_tag(self) -> str:
-        """What changes a rendering besides the voice packs: device, int8 and the decoder's precision."""
-        tag = f"{self.device}|int8={self.settings.engine.int8}"
-        return tag if self.precision == "fp32" else f"{tag}|{self.precision}"
+        """Stop background work (the voice studio's) at its next model turn and wait for it."""
+        self.studio.close(timeout_s)
 
     def _check_pause(self, pause_s: float | None) -> float:
         pause_s = self.settings.engine.segment_pause_s if pause_s is None else pause_s
-        if not 0.0 <= pause_s <= 5.0:
-            raise InputError(f"pause between segments must be 0-5 s, got {pause_s}")
+        if not PAUSE_RANGE_S[0] <= pause_s <= PAUSE_RANGE_S[1]:
+            raise InputError(f"pause between segments must be {PAUSE_RANGE_S[0]:g}-{PAUSE_RANGE_S[1]:g} s, "
+                             f"got {pause_s}", field="pause_s")
         return pause_s
 
     def _check_text(self, text: str) -> None:
-        if not isinstance(text, str) or not text.strip():
-            raise InputError("the text is empty; type something to say")
         limit = self.settings.engine.max_chars
         if len(text) > limit:
-            raise InputError(f"the text is {len(text)} characters; the limit is {limit} (engine.max_chars)")
+            raise InputError(f"the text is {len(text)} characters; the limit is {limit} (engine.max_chars)",
+                             field="text")

@@ -6,7 +6,14 @@ class IndexTTSError(Exception):
 
 
 class InputError(IndexTTSError, ValueError):
-    """The request itself is wrong (empty text, unknown voice, out-of-range value)."""
+    """The request itself is wrong (empty text, unknown voice, out-of-range value).
+
+    ``field`` names the request field at fault in the engine's terms (``text``, ``voice``, ``speed``, ``lang``,
+    ``pause_s``, ``max_tokens``, ``emotion``...), when one is; servers map it to their own parameter names."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class WeightsError(IndexTTSError):

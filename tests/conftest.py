@@ -71,7 +71,7 @@ def onnx_path(settings) -> Path:
 @pytest.fixture(scope="session")
 def asr():
     """(transcribe(audio, sr, lang), normalize(text, lang)) backed by the bundled Whisper base."""
-    from bench.asr import normalize_en, normalize_zh, transcribe
+    from indextts.evaluation.asr import normalize_en, normalize_zh, transcribe
 
     def normalize(text: str, lang: str) -> str:
         return normalize_en(text) if lang == "en" else normalize_zh(text)
@@ -82,8 +82,7 @@ def asr():
 # ---------------------------------------------------------------- server fixtures
 # The app under test is the real `python app.py` process (one per session), plus
 # in-process apps (create_app + fake engines) for states a real model cannot be
-# held in on demand: still loading, queue full, auth, retention. (Imports kept here so the
-# fixtures above stay as they were.)
+# held in on demand: still loading, queue full, auth, retention.
 
 import contextlib
 import os
@@ -191,3 +190,22 @@ def serving(app):
         server.should_exit = True
         thread.join(15)
 
+
+
+@pytest.fixture
+def make_app(tmp_path, monkeypatch):
+    """Build an in-process app: make_app(server={...}, outputs={...}, loader=...) -> (app, settings); the
+    default loader gives it a ``FakeEngine`` (tests/fake_engine.py: no model)."""
+    from fake_engine import FakeEngine
+    from indextts.server.app import create_app
+    from indextts.server.engine_holder import EngineHolder
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))  # restored after the test
+
+    def build(loader=lambda settings: FakeEngine(), **sections):
+        paths = {"outputs": str(tmp_path / "outputs"), "voices": str(tmp_path / "voices"),
+                 "logs": str(tmp_path / "logs")}
+        settings = Settings.load(environ={}, overrides={"paths": paths, **sections})
+        return create_app(settings, EngineHolder(settings, loader=loader)), settings
+
+    return build

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-import types
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,36 +19,15 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from conftest import ROOT
+from fake_engine import FakeEngine
+from http_checks import assert_alive, assert_openai_error, decode, speech
 from indextts.config import Settings
-from indextts.engine import SegmentResult, SynthesisResult
 from indextts.errors import InputError
 from indextts.server.audio_codec import RESPONSE_FORMATS, encode
-from indextts.server.engine_holder import EngineHolder
-from indextts.voices import Voice, VoiceBank
 
 SHORT = "Testing one two three."
-
-
-def speech(url: str, **body) -> httpx.Response:
-    return httpx.post(f"{url}/v1/audio/speech", json=body, timeout=120)
-
-
-def assert_openai_error(response: httpx.Response, status: int, fragment: str, param: str | None = "*") -> dict:
-    assert response.status_code == status, response.text
-    error = response.json()["error"]
-    assert set(error) == {"message", "type", "param", "code"}
-    assert fragment in error["message"], error["message"]
-    assert error["type"] == ("invalid_request_error" if status < 500 else "server_error")
-    if param != "*":
-        assert error["param"] == param
-    return error
-
-
-def assert_alive(url: str) -> None:
-    assert httpx.get(f"{url}/healthz", timeout=10).json() == {"status": "ok"}
 
 
 # ---------------------------------------------------------------- live server: probes and routes
@@ -301,69 +279,6 @@ def test_flags_override_file_and_environment(tmp_path):
 
 # ---------------------------------------------------------------- in-process apps with fake engines
 
-class FakeEngine:
-    """Stands in for the model: half a second of tone per sentence, each optionally slow (real voice bank,
-    blank packs). ``rendered`` counts the segments made, so tests can see work stop."""
-
-    device = "cpu"
-    precision = "fp32"
-    voices = VoiceBank({name: torch.zeros(510, 1, 256) for name in ("jf_alpha", "jm_kumo")})
-    default_voices = {"en": "jm_kumo", "zh": "jm_kumo"}
-
-    def default_voice(self, text: str = "", lang: str = "auto") -> str:
-        return "jm_kumo"
-
-    def __init__(self, delay_s: float = 0.0) -> None:
-        self.delay_s = delay_s
-        self.rendered = 0
-
-    def segments(self, text, lang="auto", max_tokens=None, first_max_tokens=None):
-        if "forbidden" in text:
-            raise InputError("the engine refused this text")
-        return [types.SimpleNamespace(text=part.strip() + ".", lang="en", phonemes="", tokens=(1, 2, 3))
-                for part in text.split(".") if part.strip()]
-
-    def stream(self, text, voice=None, speed=1.0, lang="auto", max_tokens=None, emotion=None,
-               first_max_tokens=None):
-        resolved = voice if isinstance(voice, Voice) else self.voices.resolve(voice or "jm_kumo")
-        segments = self.segments(text, lang, max_tokens, first_max_tokens)
-
-        def render():
-            for segment in segments:
-                time.sleep(self.delay_s)
-                self.rendered += 1
-                audio = (0.2 * np.sin(np.arange(12000) * 2 * np.pi * 440 / 24000)).astype(np.float32)
-                yield SegmentResult(segment.text, segment.lang, resolved.name, segment.tokens, audio, 0.0,
-                                    types.SimpleNamespace(f0=torch.zeros(8)), self.delay_s)
-        return render()
-
-    def stream_pieces(self, segments, pause_s=None):
-        return (segment.audio for segment in segments)
-
-    def join(self, segments, pause_s=None, compute_s=None):
-        audio = np.concatenate([s.audio for s in segments]) if segments else np.zeros(0, np.float32)
-        return SynthesisResult(audio, 24000, list(segments), compute_s if compute_s is not None else 0.05)
-
-    def synthesize(self, text, voice=None, speed=1.0, lang="auto", **kwargs):
-        return self.join(list(self.stream(text, voice, speed, lang, **kwargs)))
-
-
-@pytest.fixture
-def make_app(tmp_path, monkeypatch):
-    """Build an in-process app: make_app(server={...}, outputs={...}, loader=...) -> (app, settings)."""
-    from indextts.server.app import create_app
-
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))  # restored after the test
-
-    def build(loader=lambda settings: FakeEngine(), **sections):
-        paths = {"outputs": str(tmp_path / "outputs"), "voices": str(tmp_path / "voices"),
-                 "logs": str(tmp_path / "logs")}
-        settings = Settings.load(environ={}, overrides={"paths": paths, **sections})
-        return create_app(settings, EngineHolder(settings, loader=loader)), settings
-
-    return build
-
-
 def test_readyz_is_503_while_loading_and_the_page_answers(make_app):
     from fastapi.testclient import TestClient
 
@@ -523,19 +438,6 @@ def test_upload_size_limit(make_app):
 
 # ---------------------------------------------------------------- audio codec (no server)
 
-def decode(data: bytes, fmt: str) -> tuple[np.ndarray, int]:
-    """Mono float audio and its rate from an encoded response (AAC through FFmpeg's decoder, the rest
-    through libsndfile)."""
-    if fmt != "aac":
-        return sf.read(io.BytesIO(data), dtype="float32")
-    import av
-
-    with av.open(io.BytesIO(data)) as container:
-        frames = [frame.to_ndarray().reshape(-1) for frame in container.decode(audio=0)]
-        rate = container.streams.audio[0].sample_rate
-    return np.concatenate(frames).astype(np.float32), rate
-
-
 @pytest.mark.parametrize("fmt", RESPONSE_FORMATS)
 def test_codec_round_trip(fmt):
     tone = (0.5 * np.sin(np.arange(24000) * 2 * np.pi * 220 / 24000)).astype(np.float32)
@@ -570,5 +472,5 @@ def test_gradio_client_through_basic_auth(make_app, tmp_path):
         assert httpx.get(url).status_code == 401
         header = {"Authorization": "Basic " + base64.b64encode(b"ana:s3cret").decode()}
         client = Client(url, headers=header, verbose=False, download_files=str(tmp_path), analytics_enabled=False)
-        assert client.predict(api_name="/voices") == FakeEngine.voices.names
+        assert client.predict(api_name="/voices") == FakeEngine().voices.names
         client.close()

@@ -106,7 +106,7 @@ def test_library_round_trips_and_rejects_bad_names(tmp_path):
 
 
 def test_an_imported_reference_clip_keeps_its_sample_rate(tmp_path):
-    """A zip's reference.wav at 16 kHz was saved with a 24 kHz header: played 1.5x fast and high."""
+    """A zip's reference.wav at 16 kHz is saved at 16 kHz: under a 24 kHz header it would play 1.5x fast and high."""
     import zipfile
 
     lib = VoiceLibrary(tmp_path / "voices")
@@ -153,7 +153,7 @@ def cloning_engine(engine, tmp_path):
 def test_fit_beats_the_best_stock_voice_and_is_cached(cloning_engine, speech_clip):
     engine = cloning_engine
     started = time.perf_counter()
-    info = engine.clone_voice(speech_clip[0], steps=6)
+    info = engine.studio.clone(speech_clip[0], steps=6)
     first = time.perf_counter() - started
     assert not info["cached"] and info["voice"].startswith("clone-")
     assert info["base_voice"] in engine.voices.stock_names
@@ -165,37 +165,37 @@ def test_fit_beats_the_best_stock_voice_and_is_cached(cloning_engine, speech_cli
     result = engine.synthesize("Testing the cloned voice.", voice=info["voice_value"], lang="en")
     assert result.duration_s > 0.8 and np.isfinite(result.audio).all()
     started = time.perf_counter()
-    again = engine.clone_voice(speech_clip[0], name="keeper", save=True, steps=6)
+    again = engine.studio.clone(speech_clip[0], name="keeper", save=True, steps=6)
     assert again["cached"] and time.perf_counter() - started < min(5.0, first / 2)
     assert again["voice"] == "keeper" and "keeper" in engine.voices.names
     assert engine.voices.kind("keeper") == "cloned"
     assert torch.allclose(engine.voices.style("keeper", 20), info["voice_value"].style(20))
-    mixed = engine.blend_voices("keeper", "jm_kumo", 0.5, "half")
+    mixed = engine.studio.blend("keeper", "jm_kumo", 0.5, "half")
     assert mixed["kind"] == "blend" and "half" in engine.voices.names
     assert abs(info["f0_shift_st"]) <= 8 and engine.voices.f0_shift("keeper") == info["f0_shift_st"]
     assert mixed["f0_shift_st"] == pytest.approx(0.5 * info["f0_shift_st"], abs=0.01)  # weighted mean
     with pytest.raises(InputError, match="already exists"):
-        engine.clone_voice(speech_clip[0], name="keeper", save=True, steps=6)
+        engine.studio.clone(speech_clip[0], name="keeper", save=True, steps=6)
 
 
 def test_a_fit_cached_by_an_older_method_is_fitted_again(cloning_engine, speech_clip):
     engine = cloning_engine
     sha = load_reference(speech_clip[0]).sha256
-    engine.voices.library.store_fit(sha, 2, engine.voices.pack("jm_kumo").reshape(-1, 1, 256),
+    engine.studio.library.store_fit(sha, 2, engine.voices.pack("jm_kumo").reshape(-1, 1, 256),
                                     {"kind": "cloned", "base_voice": "jm_kumo", "sha256": sha})
-    info = engine.clone_voice(speech_clip[0], steps=2)
+    info = engine.studio.clone(speech_clip[0], steps=2)
     assert not info["cached"] and info["fit_method"] >= 4
-    assert engine.clone_voice(speech_clip[0], steps=2)["cached"]
+    assert engine.studio.clone(speech_clip[0], steps=2)["cached"]
 
 
 def test_the_fit_cache_is_per_step_count(cloning_engine, speech_clip):
     """A clip fitted with few steps is not returned for a request with more (or the default)."""
     engine = cloning_engine
-    quick = engine.clone_voice(speech_clip[0], steps=1)
+    quick = engine.studio.clone(speech_clip[0], steps=1)
     assert not quick["cached"] and quick["steps"] == 1
-    more = engine.clone_voice(speech_clip[0], steps=3)
+    more = engine.studio.clone(speech_clip[0], steps=3)
     assert not more["cached"] and more["steps"] == 3
-    assert engine.clone_voice(speech_clip[0], steps=1)["cached"]
+    assert engine.studio.clone(speech_clip[0], steps=1)["cached"]
 
 
 def test_speech_goes_on_during_a_fit_and_a_fit_can_be_cancelled(cloning_engine, speech_clip):
@@ -214,7 +214,7 @@ def test_speech_goes_on_during_a_fit_and_a_fit_can_be_cancelled(cloning_engine, 
 
     def fit() -> None:
         started = time.perf_counter()
-        outcome["info"] = engine.clone_voice(speech_clip[0], steps=steps, progress=progress)
+        outcome["info"] = engine.studio.clone(speech_clip[0], steps=steps, progress=progress)
         outcome["fit_s"] = time.perf_counter() - started
 
     worker = threading.Thread(target=fit)
@@ -227,7 +227,7 @@ def test_speech_goes_on_during_a_fit_and_a_fit_can_be_cancelled(cloning_engine, 
     worker.join(300)
     assert "info" in outcome and not outcome["info"]["cached"]
     assert fit_running_after_speech, "the speech request waited for the whole fit"
-    assert waited < outcome["fit_s"] / 3, (waited, outcome["fit_s"])  # the old lock: the rest of the fit
+    assert waited < outcome["fit_s"] / 3, (waited, outcome["fit_s"])  # a lock held per fit: the rest of the fit
 
     cancel = threading.Event()
     errors: list[BaseException] = []
@@ -238,7 +238,7 @@ def test_speech_goes_on_during_a_fit_and_a_fit_can_be_cancelled(cloning_engine, 
 
     def cancelled_fit() -> None:
         try:
-            engine.clone_voice(speech_clip[0], steps=steps + 1, progress=cancel_at_step_two, cancel=cancel)
+            engine.studio.clone(speech_clip[0], steps=steps + 1, progress=cancel_at_step_two, cancel=cancel)
         except BaseException as exc:  # noqa: BLE001 - the test inspects it
             errors.append(exc)
 
@@ -246,7 +246,7 @@ def test_speech_goes_on_during_a_fit_and_a_fit_can_be_cancelled(cloning_engine, 
     worker.start()
     worker.join(120)
     assert not worker.is_alive() and len(errors) == 1 and isinstance(errors[0], Cancelled), errors
-    assert engine.voices.library.cached_fit(load_reference(speech_clip[0]).sha256, steps + 1) is None
+    assert engine.studio.library.cached_fit(load_reference(speech_clip[0]).sha256, steps + 1) is None
 
 
 def test_stock_voice_statistics_are_measured_once_and_kept_on_disk(engine, tmp_path, monkeypatch):
@@ -288,9 +288,9 @@ def test_stock_statistics_are_measured_in_the_background_between_speech_turns(en
     per_voice = time.perf_counter()
     fitter.prepare(["jf_alpha"])
     per_voice = time.perf_counter() - per_voice
-    monkeypatch.setattr(engine, "_voice_fitter", fitter)
+    monkeypatch.setattr(engine.studio, "_fitter", fitter)
     assert fitter.unmeasured() == ["jf_gongitsune", "jf_nezumi", "jf_tebukuro"]
-    thread = engine.prepare_cloning()
+    thread = engine.studio.prepare()
     assert thread is not None and thread.is_alive()
     started = time.perf_counter()
     engine.synthesize("Speech keeps its place.", voice="jm_kumo")
@@ -298,7 +298,7 @@ def test_stock_statistics_are_measured_in_the_background_between_speech_turns(en
     thread.join(timeout=120)
     assert not thread.is_alive() and fitter.unmeasured() == []
     assert waited < per_voice + 3.0, (waited, per_voice)  # one voice's turn, then this request's
-    assert engine.prepare_cloning() is None  # nothing left to measure
+    assert engine.studio.prepare() is None  # nothing left to measure
     assert (tmp_path / fitter._stats_file.name).is_file()
 
 

@@ -63,7 +63,7 @@ def test_lan_without_auth_is_refused_and_secrets_are_not_echoed(tmp_path):
 
 
 def test_bad_value_in_the_file_is_reported_even_when_an_override_replaces_it(tmp_path):
-    # `port: "abc"` with --port used to pass here and fail later, in another tool, blaming the weights.
+    # `port: "abc"` with --port must fail here, naming the file, not later in another tool that blames the weights.
     path = write(tmp_path, 'server:\n  port: "abc"\nengine:\n  device: gpu\n')
     with pytest.raises(ConfigError) as info:
         Settings.load(path, overrides={"server": {"port": 8000}, "engine": {"device": "cpu"}}, environ={})

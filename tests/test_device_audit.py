@@ -306,7 +306,7 @@ def test_cloning_is_device_clean(gpu_engine, monkeypatch):
     engine's 25: the code path is the same, the audit's per-op cost is not."""
     from indextts.cloning import fit, speaker_encoder
 
-    monkeypatch.setattr(gpu_engine, "_voice_fitter", None)
+    monkeypatch.setattr(gpu_engine.studio, "_fitter", None)
     monkeypatch.setattr(gpu_engine.voices, "_packs", {name: pack for name, pack in gpu_engine.voices.stock_packs.items()
                                                       if name in ("jf_alpha", "jm_kumo")})
     shared = getattr(speaker_encoder, "_shared", None)  # one encoder per process (or per device)
@@ -317,7 +317,7 @@ def test_cloning_is_device_clean(gpu_engine, monkeypatch):
                                  "wrote a short note about the weather and the passing ships.",
                                  voice="jf_alpha", lang="en").audio
     with DeviceAudit(gpu_engine.model) as audit:
-        info = gpu_engine.clone_voice((24000, clip), steps=2)
+        info = gpu_engine.studio.clone((24000, clip), steps=2)
         result = gpu_engine.synthesize("Testing the cloned voice.", voice=info["voice_value"], lang="en")
     assert not info["cached"] and result.duration_s > 0.5
     assert_clean(audit)
@@ -326,7 +326,7 @@ def test_cloning_is_device_clean(gpu_engine, monkeypatch):
 @pytest.mark.slow
 def test_blending_is_device_clean(gpu_engine):
     with DeviceAudit(gpu_engine.model) as audit:
-        gpu_engine.blend_voices("jm_kumo", "jf_alpha", 0.3, "audit-blend")
+        gpu_engine.studio.blend("jm_kumo", "jf_alpha", 0.3, "audit-blend")
         result = gpu_engine.synthesize(EN, voice="audit-blend", lang="en")
     assert result.duration_s > 1.0
     assert_clean(audit)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from indextts.errors import InputError
+from indextts.request import SynthesisRequest
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +24,7 @@ def test_english_sounds_like_the_text(engine, asr):
 
 @pytest.mark.parametrize("voice", ["jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo"])
 def test_every_shipped_voice_speaks_both_languages(engine, asr, voice):
-    from bench.asr import cer, wer
+    from indextts.evaluation.asr import cer, wer
 
     transcribe, _ = asr
     en = engine.synthesize("The weather is nice today.", voice=voice)
@@ -60,21 +61,24 @@ def test_speed_changes_length(engine):
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("kwargs", "message", "field"),
     [
-        ({"text": ""}, "empty"),
-        ({"text": "   \n\t "}, "empty"),
-        ({"text": "x" * 5001}, "limit is 5000"),
-        ({"text": "Hi.", "voice": "nobody"}, "unknown voice 'nobody'.*jm_kumo"),
-        ({"text": "Hi.", "speed": 4.5}, "speed must be between"),
-        ({"text": "Hi.", "lang": "fr"}, "unknown language 'fr'"),
-        ({"text": "🙂🙂🙂"}, "nothing that can be spoken"),
-        ({"text": "Hi.", "max_tokens": 5}, "max tokens per segment must be 16-510"),
+        ({"text": ""}, "empty", "text"),
+        ({"text": "   \n\t "}, "empty", "text"),
+        ({"text": "x" * 5001}, "limit is 5000", "text"),
+        ({"text": "Hi.", "voice": "nobody"}, "unknown voice 'nobody'.*jm_kumo", "voice"),
+        ({"text": "Hi.", "speed": 4.5}, "speed must be between", "speed"),
+        ({"text": "Hi.", "lang": "fr"}, "unknown language 'fr'", "lang"),
+        ({"text": "🙂🙂🙂"}, "nothing that can be spoken", "text"),
+        ({"text": "Hi.", "max_tokens": 5}, "max tokens per segment must be 16-510", "max_tokens"),
+        ({"text": "Hi.", "pause_s": 6.0}, "pause between segments must be 0-5 s", "pause_s"),
     ],
 )
-def test_bad_input_is_named(engine, kwargs, message):
-    with pytest.raises(InputError, match=message):
-        engine.synthesize(**kwargs)
+def test_bad_input_is_named(engine, kwargs, message, field):
+    """Each bad field is refused with a message and the field's name (servers map it to their parameter)."""
+    with pytest.raises(InputError, match=message) as refused:
+        engine.synthesize(SynthesisRequest(**kwargs))
+    assert refused.value.field == field
 
 
 def test_peak_limiter_holds_the_ceiling_and_leaves_the_rest_alone():

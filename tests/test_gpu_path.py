@@ -145,6 +145,6 @@ def test_cuda_smoke(precision, tmp_path):
     pieces = list(engine.stream("First sentence here. And a second one."))
     assert len(pieces) == 2 and all(np.isfinite(p.audio).all() for p in pieces)
     reference = engine.synthesize("A short clip to clone from, read by a stock voice.", voice="jf_alpha")
-    cloned = engine.clone_voice((24000, reference.audio), steps=2)
+    cloned = engine.studio.clone((24000, reference.audio), steps=2)
     speech = engine.synthesize("Speaking with the cloned voice.", voice=cloned["voice_value"])
     assert speech.duration_s > 0.5 and np.isfinite(speech.audio).all()

@@ -2,9 +2,9 @@
 
 The end-to-end test starts its own `python app.py` (a fresh process: a shared server's memory depends on
 whatever ran before), reads its RSS from /proc after load, sends mixed requests of many lengths from two
-clients and one clone, and checks that the RSS comes back near its live size. Before the fix, 8 requests
-left ~750 MB and one clone ~500 MB more resident (freed heap kept by glibc in one arena per thread, and
-oneDNN's primitive cache); bench/memory.py measures the whole session (bench/RESULTS.md).
+clients and one clone, and checks that the RSS comes back near its live size. Without the releases, 8
+requests leave ~750 MB and one clone ~500 MB more resident (freed heap kept by glibc in one arena per thread,
+and oneDNN's primitive cache); bench/memory.py measures a whole user session (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -109,8 +109,8 @@ def test_resident_memory_comes_back_after_requests_and_a_clone(fresh_server):
                    "response_format": "mp3", "lang": "en"})
     speak_all(url, bodies)
     after_requests = rss_mb(proc.pid)
-    # Before: +750 MB after 8 such requests (oneDNN's cache grew ~10 MB per new length; every worker
-    # thread's malloc arena kept its largest segment's tensors).
+    # Without the releases: +750 MB after 8 such requests (oneDNN's cache grows ~10 MB per new length; every
+    # worker thread's malloc arena keeps its largest segment's tensors).
     assert after_requests - after_load < 200, (after_load, after_requests)
 
     reference = httpx.post(f"{url}/v1/audio/speech", timeout=120, json={
@@ -124,7 +124,7 @@ def test_resident_memory_comes_back_after_requests_and_a_clone(fresh_server):
                         files={"file": ("ref.wav", clip.getvalue(), "audio/wav")})
     assert cloned.status_code == 200, cloned.text
     after_clone = rss_mb(proc.pid)
-    # Before: the fit's autograd buffers (~750 MB) stayed in the heap. What stays now is live: librosa and
+    # The fit's autograd buffers (~750 MB) must not stay in the heap. What may stay is live: librosa and
     # numba for pitch (~85 MB), the reference's and the fitter's modules, the speaker encoder (~190 MB in all).
     assert after_clone - after_requests < 300, (after_requests, after_clone)
     speak_all(url, [{"input": TEXTS[3], "voice": "memory_test", "response_format": "wav"}])

@@ -23,11 +23,13 @@ import soundfile as sf
 import torch
 from prometheus_text import metric
 
-from conftest import free_port, serving, wait_until
+from conftest import serving, wait_until
 from indextts.errors import InputError
 from indextts.voice_library import VoiceLibrary
+from indextts.voice_studio import VoiceStudio
 from indextts.voices import VoiceBank, session_voice
-from test_api import FakeEngine, assert_alive, assert_openai_error, make_app  # noqa: F401 (make_app: a fixture)
+from fake_engine import FakeEngine
+from http_checks import assert_alive, assert_openai_error
 
 SPEECH_ERRORS = 'indextts_errors_total{kind="%s",route="/v1/audio/speech"}'
 
@@ -308,16 +310,11 @@ def test_voice_routes_name_the_field_and_say_what_is_wrong(live_server):
 
 # ---------------------------------------------------------------- 11. unsaved clones are their session's
 
-class CloningFakeEngine(FakeEngine):
-    """A fake engine whose clones behave as the real one's: an unsaved clone is a ``Voice`` value handed to
-    its maker, in no shared list."""
+class CloningFakeStudio(VoiceStudio):
+    """A studio whose clones behave as the real one's without a fit: an unsaved clone is a ``Voice`` value
+    handed to its maker, in no shared list."""
 
-    def __init__(self, voices_dir: Path) -> None:
-        super().__init__()
-        self.voices = VoiceBank({name: torch.zeros(510, 1, 256) for name in ("jf_alpha", "jm_kumo")},
-                                VoiceLibrary(voices_dir))
-
-    def clone_voice(self, source, name=None, save=False, steps=None, progress=None, cancel=None) -> dict:
+    def clone(self, source, name=None, save=False, steps=None, progress=None, cancel=None) -> dict:
         audio, _ = sf.read(source, dtype="float32")
         if not len(audio):
             raise InputError("the reference clip is empty")
@@ -325,6 +322,14 @@ class CloningFakeEngine(FakeEngine):
         return {"kind": "cloned", "base_voice": "jm_kumo", "similarity_base": 0.5, "similarity_fit": 0.8,
                 "reference_f0_hz": 120.0, "fitted_f0_hz": 118.0, "fit_s": 1.0, "voice": voice.name,
                 "voice_value": voice, "cached": False, "saved": False}
+
+
+class CloningFakeEngine(FakeEngine):
+    def __init__(self, voices_dir: Path) -> None:
+        super().__init__()
+        self.voices = VoiceBank({name: torch.zeros(510, 1, 256) for name in ("jf_alpha", "jm_kumo")},
+                                VoiceLibrary(voices_dir))
+        self.studio = CloningFakeStudio(self)
 
 
 def test_an_unsaved_clone_is_its_page_sessions_alone(make_app, tmp_path):
@@ -418,3 +423,53 @@ def test_cors_origins_are_checked_when_the_settings_load():
         == ["http://a.example:3000", "*"]
     with pytest.raises(ConfigError, match="not an origin"):
         Settings.load(environ={}, overrides={"server": {"cors_origins": ["http://a.example/app/"]}})
+
+
+# ---------------------------------------------------------------- the error boundary (issue 16)
+
+def test_every_route_answers_not_ready_alike_and_counts_it_under_its_own_route(make_app):
+    """While the model loads, the voice routes answer as speech does (503 model_not_ready, Retry-After), and
+    each failure is counted under the route that failed, not all under /v1/audio/speech."""
+    from fastapi.testclient import TestClient
+
+    release = threading.Event()
+
+    def slow_loader(_settings):
+        release.wait(30)
+        return FakeEngine()
+
+    app, _ = make_app(loader=slow_loader)
+    calls = {"/v1/audio/speech": ("POST", {"json": {"input": "Hi."}}),
+             "/v1/voices/blend": ("POST", {"json": {"a": "jm_kumo", "b": "jf_alpha", "name": "mixed"}}),
+             "/v1/voices/{name}": ("DELETE", {}),
+             "/v1/voices": ("POST", {"files": {"file": ("x.wav", b"RIFF", "audio/wav")}, "data": {"name": "mine"}})}
+    try:
+        with TestClient(app) as client:
+            for route, (method, kwargs) in calls.items():
+                response = client.request(method, route.replace("{name}", "someone"), **kwargs)
+                error = assert_openai_error(response, 503, "still loading", None)
+                assert error["code"] == "model_not_ready" and response.headers["Retry-After"], route
+            metrics = client.get("/metrics").text
+            for route in calls:
+                assert f'indextts_errors_total{{kind="not_ready",route="{route}"}} 1.0' in metrics, route
+    finally:
+        release.set()
+
+
+def test_an_emotion_error_names_its_field_whatever_its_message_says(make_app):
+    """The field comes from the error, never from its words: a description that mentions "weight" or
+    "seed" is still an emotion_text problem."""
+    from fastapi.testclient import TestClient
+
+    app, _ = make_app()
+    with TestClient(app) as client:
+        for text in ("my weight", "a seed"):
+            response = client.post("/v1/audio/speech", json={"input": "Hi.", "emotion_text": text})
+            assert_openai_error(response, 400, "no emotion word found", "emotion_text")
+        response = client.post("/v1/audio/speech", json={"input": "Hi.", "emotion_text": "sad", "emotion_seed": -1})
+        assert_openai_error(response, 400, "emotion seed must be", "emotion_seed")
+        response = client.post("/v1/emotion/resolve", json={"text": "my weight"})
+        assert_openai_error(response, 400, "no emotion word found", "text")  # this route's own name for it
+        response = client.post("/v1/emotion/resolve", json={"text": "sad", "input": "Hi."})
+        error = assert_openai_error(response, 400, "unknown field", "input")
+        assert "text" in error["message"] and "voice" not in error["message"]  # this body's fields, not speech's

@@ -14,7 +14,6 @@ import torch
 from audio_metrics import log_mel_l1
 from indextts.audio import speech_bounds
 from indextts.model.kokoro import SAMPLES_PER_FRAME, speech_span
-from test_api import make_app  # noqa: F401 (the in-process app fixture)
 
 slow = pytest.mark.slow
 RATE = 24000
@@ -109,7 +108,7 @@ def _whole_and_span(engine, monkeypatch, text: str, lang: str, voice: str):
 @slow
 @pytest.mark.parametrize(("lang", "text", "voice"), TEXTS, ids=[f"{t[0]}-{t[2]}" for t in TEXTS])
 def test_the_engine_renders_the_speech_not_the_silence_around_it(engine, monkeypatch, lang, text, voice):
-    """Kokoro puts 0.35-0.5 s of silence before speech and 0.4-1 s after, which the engine trims: it now
+    """Kokoro puts 0.35-0.5 s of silence before speech and 0.4-1 s after, which the engine trims: so it
     renders the speech span only. What is kept sounds as the whole rendering trimmed: same start and
     length, level within 0.5 dB, spectrum as close as int8 vs float (log-mel L1 ~0.1-0.2)."""
     for whole, start, end, segment, (first, stop) in _whole_and_span(engine, monkeypatch, text, lang, voice):

@@ -68,7 +68,7 @@ NO_EARLY_BREAK = [
 @pytest.mark.parametrize("text", NO_EARLY_BREAK, ids=["no-break", "late-break"])
 def test_a_first_sentence_without_an_early_clause_break_is_not_cut(engine, text):
     cut = engine.segments(text, lang="en", first_max_tokens=32)
-    assert len(cut[0].tokens) > 32  # over the head budget, and still whole (before: cut after a word)
+    assert len(cut[0].tokens) > 32  # over the head budget, and still whole (not cut after a word)
     assert cut == engine.segments(text, lang="en", first_max_tokens=0)
     assert [s.ends for s in cut] == ["sentence"] * len(cut)
     short = "The library opens at nine. Please be on time."
@@ -273,10 +273,10 @@ def test_stream_bad_input_is_a_json_error_before_any_audio(live_server):
     (FIRST_CUT_CASES[0][1], FIRST_CUT_CASES[0][2]),               # cut at its clause break
 ], ids=["late-break", "early-break"])
 def test_streamed_and_whole_wav_differ_only_in_the_cut_first_sentence(live_server, text, first):
-    """Issue 15 item 6: the streamed first segment was cut mid-clause ("goes back many | centuries") and got a
-    sentence pause, and README said the audio was identical. Now a stream cuts only at a clause break, and
-    only that cut separates it from the same request without streaming: from the second sentence on, the
-    samples are the same, and without a cut, all of them."""
+    """Issue 15 item 6: a stream cuts its first segment only at a clause break (a mid-clause cut, "goes back
+    many | centuries", with a sentence pause in it, is what a listener hears as a stumble), and only that cut
+    separates it from the same request without streaming: from the second sentence on, the samples are the
+    same, and without a cut, all of them."""
     url = live_server.url
     streamed = stream_speech(url, input=text, response_format="wav", voice="af_heart")
     whole = speech(url, input=text, response_format="wav", voice="af_heart")

@@ -52,7 +52,7 @@ def test_names_and_long_dictionary_words_are_not_split(fe, name):
 
 
 def test_a_word_longer_than_the_unknown_word_reader_is_read_to_its_end(fe):
-    # before: hibari's reader saw the first 24 letters only ("...jumpsov"): "the lazy dog" was lost
+    # hibari's own reader stops after 24 letters ("...jumpsov"), which would lose "the lazy dog"
     tail = phonemes(fe, "lazy dog")
     assert phonemes(fe, "thequickbrownfoxjumpsoverthelazydog").endswith(tail)
     gibberish = "zqxjvkwqpzqxjvkwqpzqxjvkwqpzqxjvkwqp"   # no dictionary word in it: cut into readable runs
@@ -65,7 +65,7 @@ def test_a_huge_unknown_word_is_split_into_segments_and_nothing_is_dropped(fe):
     segments = fe.segments(text, "en")
     per_word = len(fe.segments("hello world", "en")[0].tokens) + 1
     total = sum(len(s.tokens) for s in segments)
-    assert 0.95 * 500 * per_word <= total <= 1.05 * 500 * per_word  # before: 24 letters' worth, ~24 tokens
+    assert 0.95 * 500 * per_word <= total <= 1.05 * 500 * per_word  # not 24 letters' worth (~24 tokens)
     assert "".join(s.text for s in segments) == text   # lossless, cut only between hello and world
     assert all(len(s.tokens) <= fe.max_tokens for s in segments)
     assert all(s.text.endswith(("hello", "world")) for s in segments)
@@ -138,7 +138,7 @@ def test_text_in_another_script_only_is_a_400_naming_it(live_server, text, strea
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["param"] == "input" and error["type"] == "invalid_request_error"
-    assert text in error["message"], error["message"]   # before: "only symbols or emoji?"
+    assert text in error["message"], error["message"]   # not a guess such as "only symbols or emoji?"
     assert "English and Mandarin Chinese" in error["message"]
 
 

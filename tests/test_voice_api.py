@@ -4,14 +4,13 @@ lang_code, volume_multiplier, gradio_client with any voice, and an ASR check of 
 
 from __future__ import annotations
 
-import io
 import json
 
 import httpx
 import numpy as np
 import pytest
 
-from test_api import assert_openai_error, decode, speech
+from http_checks import assert_openai_error, decode, speech
 
 pytestmark = pytest.mark.slow
 
@@ -110,7 +109,7 @@ def test_native_voices_are_intelligible(live_server, asr, voice, lang, text, lim
     response = speech(live_server.url, input=text, voice=voice, response_format="wav")
     audio, rate = decode(response.content, "wav")
     transcribe, normalize = asr
-    from bench.asr import score
+    from indextts.evaluation.asr import score
 
     heard = transcribe(audio, rate, lang)
     assert score(text, heard, lang) <= limit, heard

@@ -87,9 +87,9 @@ def test_a_saved_voice_may_not_take_an_openai_or_stock_name(engine, name):
     if engine.voices.kind(name) is None and name not in OPENAI_VOICES:
         pytest.skip("the native voices are not installed")
     with pytest.raises(InputError, match="OpenAI voice name|stock voice name"):
-        engine.blend_voices("jf_alpha", "jm_kumo", 0.5, name)
+        engine.studio.blend("jf_alpha", "jm_kumo", 0.5, name)
     with pytest.raises(InputError, match="OpenAI voice name|stock voice name"):
-        engine.save_voice("jm_kumo", name)
+        engine.studio.save("jm_kumo", name)
 
 
 @pytest.mark.slow

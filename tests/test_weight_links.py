@@ -26,6 +26,7 @@ from indextts.weights.publishing.cron import BEGIN, END, merge_block
 from indextts.weights.publishing.doc_links import rewrite_doc
 from indextts.weights.manifest import load_manifest
 
+from conftest import free_port
 from s3_server import S3Server, S3Unavailable
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,12 +45,6 @@ def s3(tmp_path_factory: pytest.TempPathFactory):
         pytest.skip(str(exc))
     yield server
     server.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def base_env(hub: Path, **extra: str) -> dict[str, str]:

@@ -230,7 +230,7 @@ class VoiceFitter:
 
     def _pitch_reachable(self, names: list[str], ref_f0: float) -> list[str]:
         """The stock voices whose pitch the correction can bring to the reference's (all if none can):
-        the fit keeps the base voice's F0 curve, so a male clip on a female base stayed too high."""
+        the fit keeps the base voice's F0 curve, so a male clip on a female base would stay too high."""
         if not math.isfinite(ref_f0):
             return list(names)
         reachable = [n for n in names if abs(12 * math.log2(ref_f0 / self._stock_pitch(n))) <= MAX_F0_SHIFT_ST]

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..model_facts import SAMPLE_RATE
+
 MIN_MATCH = 0.70
 MIN_CONTRAST = 0.90
 SPEECH_RANGE_DB = 40.0  # frames within this of the base rendering's loudest are compared
@@ -54,7 +56,7 @@ def _shape_variation(x: np.ndarray) -> np.ndarray:
     return (x - x.mean(axis=0, keepdims=True)).std(axis=1)
 
 
-def compare(clone: np.ndarray, base: np.ndarray, sample_rate: int = 24000) -> Articulation:
+def compare(clone: np.ndarray, base: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Articulation:
     """Articulation of ``clone`` against the aligned rendering ``base`` (same durations and F0)."""
     a, b = _log_mel(clone, sample_rate), _log_mel(base, sample_rate)
     n = min(a.shape[1], b.shape[1])

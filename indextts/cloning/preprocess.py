@@ -8,17 +8,16 @@ Every rejection is an InputError whose message says what to do.
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import soxr
 
+from ..audio import decode_audio
 from ..errors import InputError
+from ..model_facts import SAMPLE_RATE
 
-SAMPLE_RATE = 24000
 MIN_SPEECH_S = 2.0
 MAX_KEEP_S = 15.0
 MAX_READ_S = 600.0  # longer uploads: only the first 10 minutes are read
@@ -52,20 +51,10 @@ def _read(source) -> tuple[np.ndarray, int]:
         return np.asarray(audio, dtype=np.float32), int(sr)
     if isinstance(source, np.ndarray):
         raise InputError("give a raw array as (sample_rate, array)")
-    handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else str(source)
     if isinstance(source, (str, Path)) and not Path(source).is_file():
         raise InputError(f"reference clip not found: {source}")
-    try:
-        with sf.SoundFile(handle) as f:
-            sr = f.samplerate
-            frames = min(f.frames if f.frames > 0 else int(MAX_READ_S * sr), int(MAX_READ_S * sr))
-            audio = f.read(frames, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        # libsndfile's own words, without the Python object it was handed (<_io.BytesIO object at 0x...>)
-        reason = str(exc.error_string if isinstance(exc, sf.LibsndfileError) else exc).rstrip(".")
-        raise InputError(f"the reference clip could not be read as audio ({reason}); upload a WAV, FLAC, "
-                         f"OGG or MP3 file") from None
-    return audio, sr
+    return decode_audio(source if isinstance(source, (bytes, bytearray)) else str(source), "the reference clip",
+                        max_s=MAX_READ_S)
 
 
 def load_reference(source) -> Reference:

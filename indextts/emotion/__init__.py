@@ -18,6 +18,10 @@ __all__ = ["EMOTIONS", "EMOTIONS_ZH", "MEASURES", "PROFILES", "Profile", "Prosod
            "spec_from_request"]
 
 
+# the request fields of spec_from_request's sources, as its InputErrors name them
+SOURCE_FIELDS = {"vector": "emotion", "text": "emotion_text", "reference": "emotion_reference"}
+
+
 def spec_from_request(*, vector=None, text: str | None = None, reference=None, weight: float = 1.0,
                       random: bool = False, seed: int = 0) -> EmotionSpec | None:
     """One EmotionSpec from the fields a UI or API request carries (at most one of vector, text,
@@ -26,8 +30,8 @@ def spec_from_request(*, vector=None, text: str | None = None, reference=None, w
 
     given = [name for name, value in (("vector", vector), ("text", text), ("reference", reference))
              if value is not None]
-    if len(given) > 1:
-        raise InputError(f"give one emotion source, not {' and '.join(given)}")
+    if len(given) > 1:  # named: the last one given (a reference over a text over a vector)
+        raise InputError(f"give one emotion source, not {' and '.join(given)}", field=SOURCE_FIELDS[given[-1]])
     source: dict = {}
     if text is not None:
         resolution = resolve_text(text)

@@ -17,12 +17,12 @@ Timbre is never taken from the clip: the voice stays the selected one.
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..audio import READABLE_FORMATS, decode_audio
 from ..errors import InputError
 from .analysis import ProsodyMeasures, measure
 from .profiles import ProsodyEdit
@@ -49,35 +49,34 @@ class ReferenceProsody:
         return {"duration_s": round(self.duration_s, 2), **self.measures.as_dict()}
 
 
+FIELD = "emotion_reference"  # the request field an InputError about the clip names
+
+
 def decode_clip(data: bytes | str, what: str = "the emotion reference clip") -> tuple[np.ndarray, int]:
     """Bytes or a path -> (mono float32, sample rate). InputError for anything that is not usable audio."""
-    import soundfile as sf
-
-    source = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
     if isinstance(data, (bytes, bytearray)) and len(data) == 0:
-        raise InputError(f"{what} is empty (0 bytes); upload a WAV, FLAC, OGG or MP3 recording")
+        raise InputError(f"{what} is empty (0 bytes); upload a {READABLE_FORMATS} recording", field=FIELD)
     try:
-        audio, rate = sf.read(source, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        # libsndfile's own words, without the Python object it was handed (<_io.BytesIO object at 0x...>)
-        reason = str(exc.error_string if isinstance(exc, sf.LibsndfileError) else exc).rstrip(".")
-        raise InputError(f"{what} could not be read as audio ({reason}); upload a WAV, FLAC, OGG or MP3 file") from None
-    return audio.mean(axis=1), int(rate)
+        audio, rate = decode_audio(data, what)
+    except InputError as exc:  # decode_audio serves every upload, so it cannot know which field this one is
+        raise InputError(str(exc), field=FIELD) from None
+    return audio.mean(axis=1), rate
 
 
 def check_clip(audio: np.ndarray, rate: int, what: str = "the emotion reference clip") -> np.ndarray:
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
     if rate < 8000:
-        raise InputError(f"{what} has a sample rate of {rate} Hz; record at 16 kHz or more")
+        raise InputError(f"{what} has a sample rate of {rate} Hz; record at 16 kHz or more", field=FIELD)
     if not np.isfinite(audio).all():
-        raise InputError(f"{what} contains invalid samples (NaN or infinity); re-export it")
+        raise InputError(f"{what} contains invalid samples (NaN or infinity); re-export it", field=FIELD)
     seconds = len(audio) / rate
     if seconds < MIN_CLIP_S:
-        raise InputError(f"{what} is {seconds:.2f} s long; give at least {MIN_CLIP_S:g} s of speech")
+        raise InputError(f"{what} is {seconds:.2f} s long; give at least {MIN_CLIP_S:g} s of speech", field=FIELD)
     if seconds > MAX_CLIP_S:
-        raise InputError(f"{what} is {seconds:.0f} s long; the limit is {MAX_CLIP_S:g} s (3-15 s of speech is enough)")
+        raise InputError(f"{what} is {seconds:.0f} s long; the limit is {MAX_CLIP_S:g} s (3-15 s of speech is "
+                         f"enough)", field=FIELD)
     if float(np.max(np.abs(audio))) < SILENCE_PEAK:
-        raise InputError(f"{what} is silent (peak below -60 dBFS); record some speech")
+        raise InputError(f"{what} is silent (peak below -60 dBFS); record some speech", field=FIELD)
     return audio
 
 
@@ -88,7 +87,7 @@ def measure_reference(data: bytes | str | tuple[np.ndarray, int]) -> ReferencePr
     measures = measure(audio, rate)
     if measures.voiced_s < MIN_VOICED_S:
         raise InputError(f"the emotion reference clip has only {measures.voiced_s:.2f} s of voiced speech; "
-                         f"give a clip where someone speaks for at least a second")
+                         f"give a clip where someone speaks for at least a second", field=FIELD)
     return ReferenceProsody(measures, len(audio) / rate)
 
 

@@ -198,10 +198,10 @@ def resolve_text(text: str) -> TextResolution:
     """Read an emotion description; InputError when it is empty, too long or has no emotion word."""
     if not isinstance(text, str) or not text.strip():
         raise InputError("the emotion description is empty; describe the emotion, e.g. '有点难过' or "
-                         "'excited and a little scared'")
+                         "'excited and a little scared'", field="emotion_text")
     if len(text) > MAX_DESCRIPTION_CHARS:
         raise InputError(f"the emotion description is {len(text)} characters; keep it under "
-                         f"{MAX_DESCRIPTION_CHARS}")
+                         f"{MAX_DESCRIPTION_CHARS}", field="emotion_text")
     norm = _normalize(text)
     matches: list[Match] = []
     clause_start = 0
@@ -230,7 +230,7 @@ def resolve_text(text: str) -> TextResolution:
     if not matches:
         raise InputError(f"no emotion word found in {text!r}; use words like happy, angry, sad, scared, "
                          f"disgusted, gloomy, surprised, calm (or 开心, 生气, 难过, 害怕, 厌恶, 低落, 惊讶, 平静), "
-                         f"with 'a little'/'very' or 有点/很/非常")
+                         f"with 'a little'/'very' or 有点/很/非常", field="emotion_text")
     best = dict.fromkeys(EMOTIONS, 0.0)
     for match in matches:
         for emotion, value in match.values.items():

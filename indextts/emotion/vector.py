@@ -27,16 +27,16 @@ class EmotionVector:
     def __post_init__(self) -> None:
         if len(self.values) != len(EMOTIONS):
             raise InputError(f"an emotion vector has {len(EMOTIONS)} values ({', '.join(EMOTIONS)}), "
-                             f"got {len(self.values)}")
+                             f"got {len(self.values)}", field="emotion")
         for name, value in zip(EMOTIONS, self.values):
-            _check_unit(value, f"emotion {name!r}")
+            _check_unit(value, f"emotion {name!r}", "emotion")
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, float]) -> "EmotionVector":
         """{"happy": 0.8, "sad": 0.1}; names are case-insensitive; missing ones are 0."""
         if not isinstance(mapping, Mapping):
             raise InputError(f"an emotion vector is an object of emotion names to 0-1 values, e.g. "
-                             f"{{\"happy\": 0.8}}; got {type(mapping).__name__}")
+                             f"{{\"happy\": 0.8}}; got {type(mapping).__name__}", field="emotion")
         values = dict.fromkeys(EMOTIONS, 0.0)
         unknown = []
         for key, value in mapping.items():
@@ -47,7 +47,7 @@ class EmotionVector:
             values[name] = value
         if unknown:
             raise InputError(f"unknown emotion name(s) {', '.join(repr(u) for u in unknown)}; "
-                             f"the emotions are {', '.join(EMOTIONS)}")
+                             f"the emotions are {', '.join(EMOTIONS)}", field="emotion")
         return cls(tuple(values.values()))
 
     def as_dict(self) -> dict[str, float]:
@@ -62,7 +62,7 @@ class EmotionVector:
         return EMOTIONS[best] if self.values[best] > 0 else None
 
     def edit(self, weight: float = 1.0) -> ProsodyEdit:
-        _check_unit(weight, "emotion weight")
+        _check_unit(weight, "emotion weight", "emotion_weight")
         norm = max(1.0, self.total)
         out = ProsodyEdit()
         for name, value in zip(EMOTIONS, self.values):
@@ -90,11 +90,13 @@ class EmotionSpec:
     source: dict = field(default_factory=dict, compare=False)  # how it was asked for (for logs/sidecars)
 
     def __post_init__(self) -> None:
-        _check_unit(self.weight, "emotion weight")
+        _check_unit(self.weight, "emotion weight", "emotion_weight")
         if self.vector is not None and self.reference is not None:
-            raise InputError("give either an emotion vector (or description) or an emotion reference clip, not both")
+            raise InputError("give either an emotion vector (or description) or an emotion reference clip, not both",
+                             field="emotion_reference")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
-            raise InputError(f"emotion seed must be a whole number 0-{MAX_SEED}, got {self.seed!r}")
+            raise InputError(f"emotion seed must be a whole number 0-{MAX_SEED}, got {self.seed!r}",
+                             field="emotion_seed")
 
     def fixed_edit(self) -> ProsodyEdit | None:
         """The edit before random variation, when it does not depend on the audio (None for a reference)."""
@@ -111,8 +113,9 @@ class EmotionSpec:
         return out
 
 
-def _check_unit(value: object, what: str) -> None:
+def _check_unit(value: object, what: str, field_name: str) -> None:
+    """``value`` is a number 0-1; else an InputError about ``what`` (in words), naming the request's field."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InputError(f"{what} must be a number from 0 to 1, got {value!r}")
+        raise InputError(f"{what} must be a number from 0 to 1, got {value!r}", field=field_name)
     if not 0.0 <= value <= 1.0:
-        raise InputError(f"{what} must be from 0 to 1, got {value:g}")
+        raise InputError(f"{what} must be from 0 to 1, got {value:g}", field=field_name)

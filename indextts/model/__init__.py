@@ -1,8 +1,8 @@
 """Kokoro-82M in PyTorch: a language-blind acoustic model (tokens + style -> audio)."""
 
+from ..model_facts import MAX_TOKENS, SAMPLE_RATE
 from .checkpoint import load_config, load_model
-from .kokoro import MAX_TOKENS, SAMPLES_PER_FRAME, KokoroConfig, KokoroModel, Prosody
-from .vocoder import SAMPLE_RATE
+from .kokoro import SAMPLES_PER_FRAME, KokoroConfig, KokoroModel, Prosody
 
 __all__ = [
     "KokoroConfig",

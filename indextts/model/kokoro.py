@@ -24,7 +24,6 @@ from .prosody import ProsodyPredictor, TextEncoder, expand_to_frames, frames_per
 from .vocoder import Decoder, VocoderConfig
 
 SAMPLES_PER_FRAME = 600  # 25 ms at 24 kHz
-MAX_TOKENS = 510  # positions 512 minus the two boundary tokens
 # ``speech_span``: a frame is speech when its predicted energy is above this share of the way from the curve's
 # floor (the boundary tokens' silence) to its peak; scale-free, so emotion's energy scaling does not move it.
 # At 0.25 the trimmed speech (-45 dB) began at most 1.5 frames before the first such frame and ended 0.8 after the

@@ -14,11 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..model_facts import SAMPLE_RATE
 from .blocks import AdaINResBlock1, AdainResBlk1d, EdgeCut
 from .int8 import runs_int8
 from .precision import as_float32
 
-SAMPLE_RATE = 24000
 # The shipped export's inverse STFT overlap-adds with a window sum that makes
 # its output 1.5x torch.istft's; keep that gain so loudness matches it.
 _ISTFT_GAIN = 1.5

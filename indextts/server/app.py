@@ -98,7 +98,7 @@ def create_app(settings: Settings, holder: EngineHolder | None = None) -> FastAP
     app.state.holder = holder
     app.state.store = store
     app.state.metrics = metrics
-    install_error_handlers(app)
+    install_error_handlers(app, metrics)  # app-level: the routes raise, the boundary answers and counts
     app.include_router(build_router(holder, settings, store, metrics))  # before the mount: "/" catches all
 
     server = settings.server

@@ -14,7 +14,12 @@ log = logging.getLogger(__name__)
 
 
 class EngineNotReady(IndexTTSError):
-    """The engine is still loading (or failed to load); the message says which."""
+    """The engine is still loading (or failed to load); the message says which. ``loading``: it is on its
+    way, so a retry in a few seconds can succeed (after a failed load it cannot)."""
+
+    def __init__(self, message: str, loading: bool = False) -> None:
+        super().__init__(message)
+        self.loading = loading
 
 
 class EngineHolder:
@@ -69,5 +74,5 @@ class EngineHolder:
         if self._engine is None:
             if self.state == "failed":
                 raise EngineNotReady(f"the model failed to load: {self._error}")
-            raise EngineNotReady("the model is still loading; try again in a few seconds")
+            raise EngineNotReady("the model is still loading; try again in a few seconds", loading=True)
         return self._engine

@@ -30,8 +30,9 @@ from ..atomic import atomic_path
 from ..audio import write_audio
 from ..config import Settings
 from ..emotion import EMOTIONS, resolve_text, spec_from_request
-from ..engine import LANGS, SAMPLE_RATE, SPEED_RANGE, SegmentResult, SynthesisResult, pause_after, segment_audio
+from ..engine import SAMPLE_RATE, SegmentResult, SynthesisResult, pause_after, segment_audio
 from ..errors import Cancelled, IndexTTSError
+from ..request import LANGS, SPEED_RANGE, SynthesisRequest
 from ..text.coverage import find_unreadable
 from ..text.vocab import MAX_MODEL_TOKENS
 from ..voices import LANGUAGES, Voice
@@ -201,7 +202,7 @@ class _Page:
         engine = self.holder.engine
         budget = self.settings.engine.max_tokens_per_segment if max_tokens is None else int(max_tokens)
         return [{"index": i + 1, "lang": s.lang, "text": s.text, "tokens": len(s.tokens)}
-                for i, s in enumerate(engine.segments(text, lang, budget))]
+                for i, s in enumerate(engine.segments(text, lang=lang, max_tokens=budget))]
 
     def preview_table(self, text: str, text_lang: str, max_tokens: float, ui_lang: str) -> pd.DataFrame:
         """The page's live preview: never raises; says why there is nothing to show."""
@@ -235,27 +236,27 @@ class _Page:
             raise gr.Error(t(ui_lang, "err_loading"))
         try:
             engine = self.holder.engine
-            max_tokens = int(max_tokens)
-            count = len(engine.segments(text, lang, max_tokens))
             emotion = emotion_spec(emo_mode, [happy, angry, sad, afraid, disgusted, melancholic, surprised, calm],
                                    emo_weight, emo_text, emo_reference, emo_random, emo_seed)
-            chosen = chosen_voice(voice, session_voices)  # a session clone, or a name ("" = by language)
-            used = chosen.name if isinstance(chosen, Voice) else \
-                engine.voices.resolve(voice or engine.default_voice(text, lang)).name
+            speech = SynthesisRequest(text, voice=chosen_voice(voice, session_voices) or None,  # "" = by language
+                                      speed=float(speed), lang=lang, max_tokens=int(max_tokens),
+                                      pause_s=float(pause_s), emotion=emotion)
+            count = len(engine.segments(speech))
+            speech = speech.but(voice=engine.resolve_voice(speech))  # once: the name shown is the voice spoken
+            used = speech.voice.name
             started, pieces = time.perf_counter(), []
-            for piece in engine.stream(text, voice=chosen or used, speed=float(speed), lang=lang,
-                                       max_tokens=max_tokens, emotion=emotion):
+            for piece in engine.stream(speech):
                 pieces.append(piece)
                 progress((len(pieces), count), desc=t(ui_lang, "progress_segment", i=len(pieces), n=count))
                 last = len(pieces) == count
-                for chunk in live_chunks(piece, float(pause_s), last) if self.live_playback else [gr.skip()]:
+                for chunk in live_chunks(piece, speech.pause_s, last) if self.live_playback else [gr.skip()]:
                     yield *_SKIP, chunk  # also a point where Stop (cancels=) ends the event
-            joined = engine.join(pieces, float(pause_s), time.perf_counter() - started)
+            joined = engine.join(pieces, speech.pause_s, time.perf_counter() - started)
             skipped = find_unreadable(text, lang)
             if skipped:  # spoken without them: say so rather than hand back quietly shorter audio
                 gr.Warning(skipped.warning())
             request = {"text": text, "voice": voice, "voice_used": used, "speed": float(speed), "lang": lang,
-                       "max_tokens": max_tokens, "pause_s": float(pause_s), "source": "ui",
+                       "max_tokens": speech.max_tokens, "pause_s": speech.pause_s, "source": "ui",
                        "emotion": emotion.describe() if emotion is not None else None}
             saved = self.store.save(joined, request, "wav")
             download = self.export(str(saved.audio_path), fmt)
@@ -285,8 +286,7 @@ class _Page:
                     session: SessionVoices | None = None) -> list[dict]:
         """Updates for [voice dropdown, library voice, blend A, blend B]: the dropdown with this session's
         unsaved clones; a blend is made of saved or stock voices (save a clone to blend it)."""
-        voices = self.holder.engine.voices
-        saved = voices.library.names if voices.library is not None else []
+        saved = self.holder.engine.studio.library.names
         choices = self.voice_choices(normalize_lang(lang), session)
         named = [c for c in choices if c[1] and c[1] not in (session or {})]  # blends need two real voices
         value = selected if selected in {v for _, v in choices} else ""
@@ -305,7 +305,7 @@ class _Page:
         cancel = self._fit_cancels[session] = threading.Event()
         try:
             desc = t(ui_lang, "clone_progress")
-            info = self.holder.engine.clone_voice(
+            info = self.holder.engine.studio.clone(
                 ref_path, progress=lambda frac, msg: progress(frac, desc=f"{desc}: {msg}"), cancel=cancel)
         except Cancelled:
             raise gr.Error(t(ui_lang, "clone_cancelled")) from None
@@ -335,7 +335,7 @@ class _Page:
         if not cloned:
             raise gr.Error(t(ui_lang, "clone_nothing"))
         try:
-            meta = self.holder.engine.save_voice(chosen_voice(cloned, session_voices), (name or "").strip())
+            meta = self.holder.engine.studio.save(chosen_voice(cloned, session_voices), (name or "").strip())
         except IndexTTSError as exc:
             raise gr.Error(str(exc)) from None
         return (t(ui_lang, "clone_saved", name=meta["name"]),
@@ -345,7 +345,7 @@ class _Page:
         ui_lang = normalize_lang(ui_lang)
         new_name = (new_name or "").strip()
         try:
-            library = self.holder.engine.voices.library
+            library = self.holder.engine.studio.library
             file_out = gr.update()
             if action == "rename":
                 library.rename(target or "", new_name)
@@ -371,7 +371,7 @@ class _Page:
     def blend(self, a, b, weight, name, ui_lang, current, session_voices=None):
         ui_lang = normalize_lang(ui_lang)
         try:
-            meta = self.holder.engine.blend_voices(a or "", b or "", float(weight), (name or "").strip())
+            meta = self.holder.engine.studio.blend(a or "", b or "", float(weight), (name or "").strip())
         except IndexTTSError as exc:
             raise gr.Error(str(exc)) from None
         what = f"{meta['name']} = {1 - float(weight):.2f} x {a} + {float(weight):.2f} x {b}"

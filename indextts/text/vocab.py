@@ -6,9 +6,9 @@ import importlib.resources
 import json
 import logging
 
-log = logging.getLogger(__name__)
+from ..model_facts import MAX_TOKENS as MAX_MODEL_TOKENS  # the text package's name for the model's limit
 
-MAX_MODEL_TOKENS = 510  # the model's context is 512 with the two boundary zeros
+log = logging.getLogger(__name__)
 
 # Near-misses the G2Ps emit that have an equivalent vocab symbol. Everything else that is not in
 # the vocab is dropped (with a warning) rather than sent to the model as garbage.

@@ -1,4 +1,8 @@
-"""ASR round trip for intelligibility benchmarks: Whisper base transcription and WER/CER scoring.
+"""ASR round trip for measuring intelligibility: Whisper base transcription and WER/CER scoring.
+
+The benchmarks (bench/) and the tests score output audio with it. Nothing here is needed to synthesize:
+faster-whisper, OpenCC, num2words, cn2an and jiwer are imported when first used, so importing this module
+needs none of them.
 
 Two responsibilities:
 - `transcribe(audio, sample_rate, lang)`: bundled multilingual Whisper base (faster-whisper, int8,
@@ -20,6 +24,9 @@ Normalisation, Mandarin: Traditional -> Simplified (OpenCC t2s); digits become C
 "50%" -> "百分之五十"); 她/它 -> 他 (same sound); punctuation and spaces removed. The score is over mixed units: each CJK
 character is one unit and each run of Latin letters/digits (spaces inside the run removed, so
 "Py Torch" == "PyTorch", "G P U" == "GPU") is one unit.
+
+One file from a shell: `python -m indextts.evaluation.asr x.wav --lang en --ref "..."` prints what Whisper
+heard and, with --ref, both normalised sides and the error rate.
 """
 from __future__ import annotations
 
@@ -31,11 +38,15 @@ import threading
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
 ASR_SAMPLE_RATE = 16000
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = Path(os.environ.get("BENCH_ASR_DIR", REPO_ROOT / "cache_hub" / ".asr" / "whisper-base"))
 _MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
@@ -81,7 +92,7 @@ def model_dir() -> Path:
     return MODEL_DIR
 
 
-def load_model():
+def load_model() -> WhisperModel:
     """Load Whisper base once per process (int8, 2 CPU threads)."""
     global _model
     with _lock:
@@ -266,6 +277,7 @@ def zh_units(text: str) -> list[str]:
 
 
 def normalize_zh(text: str) -> str:
+    """zh_units joined by spaces: the Mandarin counterpart of normalize_en, for showing what is compared."""
     return " ".join(zh_units(text))
 
 
@@ -293,6 +305,7 @@ def cer(ref: str, hyp: str) -> float:
 
 
 def score(ref: str, hyp: str, lang: str) -> float:
+    """The language's error rate: wer for "en", cer for "zh"."""
     return wer(ref, hyp) if lang == "en" else cer(ref, hyp)
 
 
