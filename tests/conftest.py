@@ -128,10 +128,16 @@ def stop_process(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
+def clean_env(*prefixes: str) -> dict[str, str]:
+    """This process's environment without the outer INDEXTTS_ settings (a developer's shell may set some) and
+    without the variables starting with ``prefixes`` (e.g. "AWS_": no credentials)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("INDEXTTS_", *prefixes))}
+
+
 def app_env(tmp: Path) -> dict[str, str]:
     """The environment for a `python app.py` of a test's own: no outer INDEXTTS_ settings, outputs, logs and
     voices under ``tmp``, the repo's weights."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INDEXTTS_")}
+    env = clean_env()
     env.update(INDEXTTS_PATHS__OUTPUTS=str(tmp / "outputs"), INDEXTTS_PATHS__CACHE_HUB=str(ROOT / "cache_hub"),
                INDEXTTS_PATHS__LOGS=str(tmp / "logs"), INDEXTTS_PATHS__VOICES=str(tmp / "voices"),
                PYTHONUNBUFFERED="1")

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from conftest import ROOT, free_port, wait_until
+from conftest import ROOT, clean_env, free_port, wait_until
 
 LAUNCHER = ROOT / "start_app.sh"
 FAKE_APP = ROOT / "tests" / "fake_app.py"
@@ -55,7 +55,7 @@ class Launcher:
         self.port = free_port()
         self.logs = tmp / "logs"
         self.pid_file = tmp / "run" / "app.pid"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("INDEXTTS_", "FAKE_APP_"))}
+        self.env = clean_env("FAKE_APP_")
         self.env.update(INDEXTTS_PATHS__LOGS=str(self.logs), INDEXTTS_LAUNCHER__PID_FILE=str(self.pid_file),
                         INDEXTTS_LAUNCHER__STOP_TIMEOUT_S="3", INDEXTTS_LAUNCHER__READY_TIMEOUT_S="20")
         if app is not None:

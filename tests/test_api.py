@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import ROOT
+from conftest import ROOT, clean_env
 from fake_engine import FakeEngine
 from http_checks import assert_alive, assert_openai_error, decode, speech
 from indextts.config import Settings
@@ -242,7 +242,7 @@ def test_no_file_outside_the_app_is_served(live_server):
 def run_app(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     import os
 
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("INDEXTTS_")}
+    clean = clean_env()
     return subprocess.run([sys.executable, "app.py", *args], cwd=ROOT, env={**clean, **(env or {})},
                           capture_output=True, text=True, timeout=60)
 

@@ -26,7 +26,7 @@ from indextts.weights.publishing.cron import BEGIN, END, merge_block
 from indextts.weights.publishing.doc_links import rewrite_doc
 from indextts.weights.manifest import load_manifest
 
-from conftest import free_port
+from conftest import clean_env, free_port
 from s3_server import S3Server, S3Unavailable
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,7 +49,7 @@ def s3(tmp_path_factory: pytest.TempPathFactory):
 
 def base_env(hub: Path, **extra: str) -> dict[str, str]:
     """No credentials at all unless a test adds them; quick curl settings; the repo docs untouched."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INDEXTTS_"))}
+    env = clean_env("AWS_")
     env.update({
         "AWS_CONFIG_FILE": str(hub / "no-aws-config"), "AWS_SHARED_CREDENTIALS_FILE": str(hub / "no-aws-creds"),
         "AWS_EC2_METADATA_DISABLED": "true", "INDEXTTS_PATHS__CACHE_HUB": str(hub),
@@ -173,7 +173,7 @@ def test_publish_refresh_download_verify(s3: S3Server, tmp_path: Path) -> None:
 
 def test_repo_manifest_goes_through_the_launcher_function() -> None:
     """The repo's own entries are embedded: built or verified locally, no network needed."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INDEXTTS_"))}
+    env = clean_env("AWS_")
     env.update(AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE="/nonexistent", AWS_SHARED_CREDENTIALS_FILE="/nonexistent")
     proc = ensure_all_weights(env, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr

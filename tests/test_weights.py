@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import clean_env
+
 from indextts.weights import __main__ as cli
 from indextts.weights import (
     ChecksumMismatchError,
@@ -344,7 +346,7 @@ def test_the_cli_uses_the_cache_hub_the_app_reads(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("paths:\n  cache_hub: weights   # relative to this file, as for the app\n", encoding="utf-8")
     assert Settings.load(config, environ={}).paths.cache_hub.resolve() == hub  # where the app reads
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("INDEXTTS_")}
+    clean = clean_env()
 
     def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "indextts.weights", *args], cwd=REPO, env={**clean, **env},
@@ -707,7 +709,7 @@ def test_an_optional_download_that_fails_does_not_stop_the_launcher(tmp_path: Pa
     entry = {"name": "extra-voices", "path": "extra/voices.bin", "sha256": "0" * 64, "size": 10,
              "source": {"kind": "url"}, "optional": True, "url": f"http://127.0.0.1:{port}/voices.bin"}
     (tmp_path / "manifest.json").write_text(json.dumps({"format": 1, "entries": [entry]}), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INDEXTTS_")}
+    env = clean_env()
     env.update(INDEXTTS_PATHS__CACHE_HUB=str(tmp_path), INDEXTTS_WEIGHTS__CURL_RETRIES="0",
                INDEXTTS_WEIGHTS__CURL_CONNECT_TIMEOUT_S="2")
     proc = subprocess.run(["bash", "-c", 'set -euo pipefail; source scripts/weights.sh; ensure_all_weights "$0"',
@@ -738,7 +740,7 @@ def test_publish_skips_an_optional_file_that_is_not_installed(tmp_path: Path) ->
     except S3Unavailable as exc:
         pytest.skip(str(exc))
     try:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INDEXTTS_"))}
+        env = clean_env("AWS_")
         env.update(server.credentials_env(), AWS_CONFIG_FILE=str(tmp_path / "none"), INDEXTTS_PATHS__CACHE_HUB=str(hub),
                    AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"), AWS_EC2_METADATA_DISABLED="true")
         args = [sys.executable, "-m", "indextts.weights", "publish", "--bucket", server.bucket, "--prefix", "p",
