@@ -31,6 +31,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(2)
     from indextts.engine import Engine
+    from indextts.model import SAMPLE_RATE
+    from indextts.model.kokoro import SAMPLES_PER_FRAME
     from indextts.model.prosody import expand_to_frames
 
     engine = Engine.load()
@@ -46,7 +48,7 @@ def main() -> None:
         batched = tuple(t.repeat(2, *([1] * (t.dim() - 1))) for t in inputs)
         sequential = best_of(lambda: [model.decoder(*inputs) for _ in range(2)])
         batch = best_of(lambda: model.decoder(*batched))
-    audio_s = prosody.total_frames * 600 / 24000
+    audio_s = prosody.total_frames * SAMPLES_PER_FRAME / SAMPLE_RATE
     print(f"| utterance s | two calls s | one batch of two s | batch speed-up |\n|---:|---:|---:|---:|\n"
           f"| {audio_s:.2f} | {sequential:.3f} | {batch:.3f} | {sequential / batch:.2f}x |")
 

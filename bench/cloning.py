@@ -63,6 +63,7 @@ def main() -> None:
     from resemblyzer import VoiceEncoder, preprocess_wav
 
     from indextts.cloning.fit import median_f0
+    from indextts.model_facts import SAMPLE_RATE
     from indextts.config import Settings
     from indextts.engine import Engine
 
@@ -90,7 +91,7 @@ def main() -> None:
 
     def heard(clips: list[np.ndarray]) -> tuple[float, list[str]]:
         """(mean WER, what Whisper heard where it differs from the text)."""
-        said = [transcribe(a, 24000, "en") for a in clips]
+        said = [transcribe(a, SAMPLE_RATE, "en") for a in clips]
         errors = [score(t, h, "en") for t, h in zip(EVAL_TEXTS, said)]
         return float(np.mean(errors)), [h for h, e in zip(said, errors) if e > 0]
 
@@ -100,24 +101,24 @@ def main() -> None:
     for name in voices:
         ref_clips = [sf.read(REFS / name / f"eval{i}.wav", dtype="float32") for i in range(len(EVAL_TEXTS))]
         ref_emb = embed(ref_clips)
-        ref_cat = np.concatenate([soxr.resample(a, sr, 24000) for a, sr in ref_clips]).astype(np.float32)
-        ref_f0, ref_lt = median_f0(ref_cat, 24000), ltas(ref_cat, 24000)
+        ref_cat = np.concatenate([soxr.resample(a, sr, SAMPLE_RATE) for a, sr in ref_clips]).astype(np.float32)
+        ref_f0, ref_lt = median_f0(ref_cat, SAMPLE_RATE), ltas(ref_cat, SAMPLE_RATE)
         shutil.rmtree(tmp / "voices" / ".cache", ignore_errors=True)
         started = time.perf_counter()
         info = engine.studio.clone(REFS / name / "fit.wav", steps=args.steps)
         fit_s = time.perf_counter() - started
         clone_audio = speak(info["voice_value"])
-        sims = {v: float(embed([(a, 24000) for a in stock_audio[v]]) @ ref_emb) for v in stock}
+        sims = {v: float(embed([(a, SAMPLE_RATE) for a in stock_audio[v]]) @ ref_emb) for v in stock}
         best = max(sims, key=sims.get)
-        sim = float(embed([(a, 24000) for a in clone_audio]) @ ref_emb)
+        sim = float(embed([(a, SAMPLE_RATE) for a in clone_audio]) @ ref_emb)
         cat = lambda clips: np.concatenate(clips).astype(np.float32)  # noqa: E731
-        clone_f0, best_f0 = median_f0(cat(clone_audio), 24000), median_f0(cat(stock_audio[best]), 24000)
+        clone_f0, best_f0 = median_f0(cat(clone_audio), SAMPLE_RATE), median_f0(cat(stock_audio[best]), SAMPLE_RATE)
         row = {"voice": name, "engine": voices[name][0], "similarity": sim, "best_stock": best,
                "best_stock_similarity": sims[best], "base_voice": info["base_voice"],
                "ref_f0_hz": ref_f0, "clone_f0_hz": clone_f0,
                "pitch_diff_st": 12 * np.log2(clone_f0 / ref_f0), "stock_pitch_diff_st": 12 * np.log2(best_f0 / ref_f0),
-               "ltas_db": float(np.sqrt(np.mean((ltas(cat(clone_audio), 24000) - ref_lt) ** 2))),
-               "stock_ltas_db": float(np.sqrt(np.mean((ltas(cat(stock_audio[best]), 24000) - ref_lt) ** 2))),
+               "ltas_db": float(np.sqrt(np.mean((ltas(cat(clone_audio), SAMPLE_RATE) - ref_lt) ** 2))),
+               "stock_ltas_db": float(np.sqrt(np.mean((ltas(cat(stock_audio[best]), SAMPLE_RATE) - ref_lt) ** 2))),
                "fit_s": fit_s, "steps": info["steps"]}
         rows.append(row)
         clones.append(clone_audio)

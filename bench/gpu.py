@@ -35,13 +35,15 @@ sys.path.insert(1, str(BENCH.parent))
 
 from speed import TEXTS  # noqa: E402  (the same texts as the CPU speed benchmark)
 
+from indextts.model_facts import SAMPLE_RATE  # noqa: E402
+
 VOICE = "jm_kumo"
 
 
 def _log_mel(audio: np.ndarray) -> np.ndarray:
     import librosa
 
-    mel = librosa.feature.melspectrogram(y=audio, sr=24000, n_fft=1024, hop_length=256, n_mels=80)
+    mel = librosa.feature.melspectrogram(y=audio, sr=SAMPLE_RATE, n_fft=1024, hop_length=256, n_mels=80)
     return np.log(np.maximum(mel, 1e-5))
 
 

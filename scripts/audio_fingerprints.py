@@ -85,7 +85,7 @@ def main() -> int:
             reference = engine.synthesize("The quick brown fox jumps over the lazy dog. She sells sea shells by "
                                           "the sea shore, and the shells she sells are surely sea shells.",
                                           voice="bm_george", speed=0.9)
-            clone = engine.studio.clone((24000, reference.audio), steps=2)["voice_value"]
+            clone = engine.studio.clone((reference.sample_rate, reference.audio), steps=2)["voice_value"]
             found = {name: fingerprint(render()) for name, render in requests(engine, clone).items()}
         finally:
             engine.close()
