@@ -65,11 +65,43 @@ def test_digits_only_sentence_takes_neighbours_language(fe):
 def test_english_words_inside_chinese_are_spoken_in_english(fe):
     [s] = fe.segments("我用 iPhone 和 GPU 跑 PyTorch")
     assert s.lang == "zh"
-    assert "ʤˌipˌijˈu" in s.phonemes          # G P U, letter by letter
+    assert "ʤˌipʰˌijˈu" in s.phonemes         # G P U, letter by letter
     assert "ˈIfˌOn" in s.phonemes             # iPhone
-    assert "tˈɔɹʧ" in s.phonemes              # PyTorch
+    assert "pʰˈI tʰˈɔɹʧ" in s.phonemes        # PyTorch
     assert ZH_TONES & set(s.phonemes)         # and the Chinese is still Chinese
     assert not re.search(r"[A-Za-z]{3,}", s.phonemes.replace("ʤ", ""))   # no raw Latin left
+
+
+@pytest.mark.parametrize("text, reading", [
+    ("我最近在学Python编程。", "pʰˈIθˌɑn"),
+    ("请把合同转成PDF文件发给我。", "pʰˌidˌiˈɛf"),
+    ("开通VIP会员可以跳过广告。", "vˌiˌIpʰˈi"),
+    ("这台笔记本用的是Intel处理器。", "ˈɪntʰˌɛl"),
+    ("网页用JavaScript实现。", "ʤˈɑvəskɹˌɪpt"),      # after s a stop is not aspirated, in English too
+])
+def test_english_stops_inside_chinese_are_aspirated(fe, text, reading):
+    """A bare p/t/k is pinyin's b/d/g to a Mandarin voice: Whisper heard PDF as "BDF", Python as "摆放"."""
+    [s] = fe.segments(text)
+    assert reading in s.phonemes
+
+
+def test_english_sentences_keep_plain_stops(fe):
+    [s] = fe.segments("Python reads the PDF.")
+    assert "ʰ" not in s.phonemes and "pˈIθˌɑn" in s.phonemes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text, term", [("请把合同转成PDF文件发给我。", "pdf"), ("开通VIP会员可以跳过广告。", "vip")])
+def test_english_term_inside_chinese_is_heard(live_server, asr, text, term):
+    """Through the API with the default Mandarin voice, Whisper writes the English term (it wrote "BDF"
+    and "DIB" when the stops were unaspirated)."""
+    from http_checks import decode, speech
+
+    response = speech(live_server.url, input=text, response_format="wav")
+    assert response.status_code == 200, response.text
+    transcribe, _ = asr
+    heard = transcribe(*decode(response.content, "wav"), "zh")
+    assert term in re.sub(r"[\s.\-]", "", heard).lower(), heard
 
 
 def test_chinese_phone_hyphens_are_not_minus(fe):

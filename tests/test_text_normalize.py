@@ -103,3 +103,59 @@ def test_chinese_short_phone_after_keyword():
 
 def test_chinese_mobile_grouping():
     assert normalize_zh("13812345678") == "幺三八，幺二三四，五六七八"
+
+
+# The Chinese number rules listed in README ("Numbers in Chinese"), one group per rule.
+@pytest.mark.parametrize("text, expected", [
+    # years: 4 digits before 年 digit by digit; round thousands and spans of years as numbers
+    ("1998年出生", "一九九八年出生"),
+    ("1949年以来", "一九四九年以来"),
+    ("公元1000年", "公元一千年"),
+    ("2000年奥运会", "两千年奥运会"),
+    ("长达1500年的历史", "长达一千五百年的历史"),
+    ("1500多年", "一千五百多年"),
+    ("1900-2000年", "一九零零到二零零零年"),
+    # phone numbers: digit by digit, 1 as 幺, groups separated by a pause
+    ("电话13812345678", "电话幺三八，幺二三四，五六七八"),
+    # versions: after v/V (the letter stays, spelled), dotted twice, after a Latin word, before 版
+    ("v2.5版本", "v二点五版本"),
+    ("V3.10", "V三点十"),
+    ("2.5版", "二点五版"),
+    ("版本号1.2.3", "版本号一点二点三"),
+    ("Python 3.12", "Python 三点十二"),
+    ("Python3.12", "Python三点十二"),
+    ("GPT-3.5", "GPT-三点五"),
+    ("1.05版", "一点零五版"),
+    # units: letters that are no unit of measure stay Latin and are spelled; units read in Chinese
+    ("5G网络", "五G网络"),
+    ("4K屏幕", "四K屏幕"),
+    ("2.5GHz", "二点五吉赫兹"),
+    ("5000mAh电池", "五千毫安时电池"),
+    ("k8s集群", "k八s集群"),
+    # model numbers of 4+ digits and video resolutions: digit by digit
+    ("RTX 4090显卡", "RTX 四零九零显卡"),
+    ("1080p视频", "一零八零p视频"),
+    ("iPhone 15", "iPhone 十五"),
+    # ranges: 到, also for percentages and decimals
+    ("3-5天", "三到五天"),
+    ("3~5天", "三到五天"),
+    ("10%-20%", "百分之十到百分之二十"),
+    ("1.5-2小时", "一点五到两小时"),
+    # negative numbers, decimals, percentages, permille
+    ("-5", "负五"),
+    ("温度-3.5度", "温度负三点五度"),
+    ("零下-5度", "零下五度"),
+    ("0.05", "零点零五"),
+    ("-12.5%", "负百分之十二点五"),
+    ("3‰", "千分之三"),
+    # times and dates
+    ("10:30开会", "十点三十分开会"),
+    ("12:00", "十二点"),
+    ("2024-05-01", "二零二四年五月一日"),
+    ("2024年5月1日", "二零二四年五月一日"),
+    # programming languages with symbols
+    ("用C#写", "用C sharp写"),
+    ("C++很难", "C加加很难"),
+])
+def test_chinese_number_rules(text, expected):
+    assert normalize_zh(text) == expected

@@ -39,6 +39,24 @@ _PHONE_RE = re.compile(r"(?<![\d\-.,])(?:\+?86[ -]?)?(?:1\d{2}[ -]?\d{4}[ -]?\d{
 _SHORT_PHONE_RE = re.compile(r"((?:电话|手机|拨打|致电|热线|号码|联系|分机)[^\d\n]{0,6})(\d{3,4}-\d{4})(?![\d\-])")
 _DATE_RE = re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")
 _YEAR_RE = re.compile(r"(?<![\d.,])(\d{4}(?=\s*年)|\d{2}(?=\s*年代))")
+# Words that make "1500年" a span of years (一千五百年), not the year 1500 (一五零零年).
+SPAN_BEFORE = ("近", "约", "长达", "历时", "超过", "将近", "大约", "整整", "足足", "过去", "经过", "持续")
+SPAN_AFTER = ("多", "之久", "左右", "以上", "以内", "的历史", "历史")
+# Versions: each part read as a number and joined by 点 (3.12 -> 三点十二, not 三点一二): after v/V
+# (the letter stays and is spelled), with two dots or more, after a Latin word (Python 3.12), before 版.
+_VERSION_V_RE = re.compile(r"(?<![A-Za-z])([vV])\s?(\d+(?:\.\d+)*)(?![\d.]|\s*[%A-Za-z])")
+_VERSION_DOTS_RE = re.compile(r"(?<![\d.])\d+(?:\.\d+){2,}(?![\d.])")
+_VERSION_AFTER_WORD_RE = re.compile(r"(?:(?<=[A-Za-z])|(?<=[A-Za-z][ \-])|(?<=版本)|(?<=版本号))\d+\.\d+(?![\d.]|\s*[%A-Za-z°])")
+_VERSION_BEFORE_BAN_RE = re.compile(r"(?<![\d.])\d+\.\d+(?=\s*版)")
+# Model numbers of 4+ digits next to Latin letters (RTX 4090, RTX4090, 7950X) and video resolutions
+# (1080p) are read digit by digit, as people say them; shorter ones are numbers (H200 -> H二百).
+_MODEL_NUMBER_RE = re.compile(r"(?:(?<=[A-Za-z])|(?<=[A-Z] ))\d{4,}(?![\d.,]|\s*年)|(?<![\d.,])\d{4,}(?=[A-Za-z])"
+                              r"|(?<![\d.,])\d{3,4}(?=[pP](?![A-Za-z]))")
+_PERMILLE_RE = re.compile(rf"(-?{NUM})\s*‰")
+_BELOW_ZERO_MINUS_RE = re.compile(r"零下\s*-(?=\d)")   # 零下-5度: 零下 says the minus already
+# Programming languages written with a symbol the G2P cannot read.
+LATIN_SYMBOL_WORDS = {"C#": "C sharp", "F#": "F sharp"}
+_LATIN_SYMBOL_RE = re.compile(r"(?<![A-Za-z])(" + "|".join(map(re.escape, LATIN_SYMBOL_WORDS)) + r")(?![A-Za-z0-9#])")
 _YEAR_RANGE_RE = re.compile(r"(?<![\d.])(\d{4})\s*[-~～–—]\s*(\d{4})(?=\s*年)")
 _TIME_RE = re.compile(r"(?<!\d)([01]?\d|2[0-4])[:：]([0-5]\d)(?::([0-5]\d))?(?!\d)(?:\s?([AaPp])\.?[Mm]\.?(?![A-Za-z]))?")
 _EN_ORDINAL_RE = re.compile(r"(?<![\d.])(\d+)(st|nd|rd|th)(?![A-Za-z])")   # "March 5th" inside Chinese
@@ -46,7 +64,7 @@ _MONEY_RE = re.compile(r"(US\$|HK\$|[¥$€£])\s?(-?\d[\d,]*(?:\.\d+)?)")
 _PERCENT_RANGE_RE = re.compile(rf"({NUM})\s*%?\s*[-~–]\s*({NUM})\s*%")
 _PERCENT_RE = re.compile(rf"(-?{NUM})\s*%")
 _TEMP_RE = re.compile(rf"(-)?({NUM})\s*(°C|°F)")
-_UNIT_RE = re.compile(rf"({NUM})\s?(" + "|".join(re.escape(u) for u in sorted(UNITS, key=len, reverse=True))
+_UNIT_RE = re.compile(rf"(?<![A-Za-z\d.])({NUM})\s?(" + "|".join(re.escape(u) for u in sorted(UNITS, key=len, reverse=True))
                       + r")(?![A-Za-z²³/])")
 _RANGE_RE = re.compile(rf"(?<![\d.\-])({NUM})\s*[-~～–—]\s*(?={NUM}(?![\d\-]))")
 _NEG_RE = re.compile(rf"(?<![0-9A-Za-z.])-(?={NUM})")
@@ -110,6 +128,22 @@ def _fraction(m: re.Match) -> str:
     return f"{N.cardinal(b)}分之{N.cardinal(a)}" if b else m.group(0)
 
 
+def _year(m: re.Match) -> str:
+    """A year digit by digit; a round thousand or a span of years as a number (see SPAN_BEFORE)."""
+    number = m.group(1)
+    after = m.string[m.end():].lstrip()
+    after = after[1:] if after.startswith("年") else ""
+    before = m.string[:m.start()].rstrip()
+    span = (len(number) == 4 and number.endswith("000")) or before.endswith(SPAN_BEFORE) or after.startswith(SPAN_AFTER)
+    return N.cardinal(int(number)) if span and len(number) == 4 else N.digits(number)
+
+
+def _version(numbers: str) -> str:
+    """'3.12' -> 三点十二: each part a number; a part with a leading zero digit by digit (1.05 -> 一点零五)."""
+    return "点".join(N.digits(p) if len(p) > 1 and p.startswith("0") else N.cardinal(int(p))
+                    for p in numbers.split("."))
+
+
 def _number(m: re.Match) -> str:
     return _num(m.group(0))
 
@@ -117,19 +151,28 @@ def _number(m: re.Match) -> str:
 def normalize_zh(text: str) -> str:
     """Digits and symbols in Chinese text as Chinese words: '3-5天' -> '三到五天'."""
     text = _FULLWIDTH_RE.sub(lambda m: _FULLWIDTH[m.group(0)], text)
+    text = _LATIN_SYMBOL_RE.sub(lambda m: LATIN_SYMBOL_WORDS[m.group(1)], text)
     text = _PHONE_RE.sub(_phone, text)          # first: its hyphens must never read as 负
     text = _SHORT_PHONE_RE.sub(lambda m: m.group(1) + _phone(m.group(2)), text)
     text = _DATE_RE.sub(_date, text)
+    text = _VERSION_DOTS_RE.sub(lambda m: _version(m.group(0)), text)     # before times and decimals
+    text = _VERSION_V_RE.sub(lambda m: m.group(1) + _version(m.group(2)), text)
+    text = _VERSION_AFTER_WORD_RE.sub(lambda m: _version(m.group(0)), text)
+    text = _VERSION_BEFORE_BAN_RE.sub(lambda m: _version(m.group(0)), text)
     text = _YEAR_RANGE_RE.sub(lambda m: f"{N.digits(m.group(1))}到{N.digits(m.group(2))}", text)
-    text = _YEAR_RE.sub(lambda m: N.digits(m.group(1)), text)
+    text = _YEAR_RE.sub(_year, text)
     text = _TIME_RE.sub(_time, text)
     text = _EN_ORDINAL_RE.sub(lambda m: ordinal_en(int(m.group(1))), text)
     text = _MONEY_RE.sub(_money, text)
     text = _PERCENT_RANGE_RE.sub(lambda m: f"百分之{_num(m.group(1))}到百分之{_num(m.group(2))}", text)
+    text = _PERMILLE_RE.sub(lambda m: ("负" if m.group(1).startswith("-") else "")
+                            + "千分之" + _num(m.group(1).lstrip("-")), text)
     text = _PERCENT_RE.sub(lambda m: ("负" if m.group(1).startswith("-") else "")
                            + "百分之" + _num(m.group(1).lstrip("-")), text)
+    text = _BELOW_ZERO_MINUS_RE.sub("零下", text)
     text = _TEMP_RE.sub(_temperature, text)
     text = _UNIT_RE.sub(lambda m: f"{m.group(1)}{UNITS[m.group(2)]}", text)
+    text = _MODEL_NUMBER_RE.sub(lambda m: N.digits(m.group(0)), text)     # after units: 5000mAh is a number
     text = _RANGE_RE.sub(lambda m: f"{m.group(1)}到", text)
     text = _NEG_RE.sub("负", text)
     text = _FRACTION_RE.sub(_fraction, text)

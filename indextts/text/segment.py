@@ -86,20 +86,26 @@ def pack(pieces: list[str], fits: Callable[[str], bool]) -> list[str]:
     """Join neighbouring pieces into the longest runs that still fit the budget (a piece alone is
     kept even when it does not fit). A run's end is found by doubling then bisecting, so a thousand
     short pieces cost a few dozen ``fits`` calls, not a thousand: ``fits`` phonemizes its text."""
-    out: list[str] = []
+    return ["".join(pieces[a:b]) for a, b in pack_ranges(len(pieces), lambda a, b: fits("".join(pieces[a:b])))]
+
+
+def pack_ranges(count: int, fits: Callable[[int, int], bool]) -> list[tuple[int, int]]:
+    """``pack`` over piece indices: the runs as (start, end) ranges; ``fits(start, end)`` judges
+    pieces[start:end] (for a caller that needs to know where a run sits, not only its text)."""
+    out: list[tuple[int, int]] = []
     start = 0
-    while start < len(pieces):
+    while start < count:
         good, step = start + 1, 1          # pieces[start:good] is taken; find the longest run that fits
-        while good + step <= len(pieces) and fits("".join(pieces[start:good + step])):
+        while good + step <= count and fits(start, good + step):
             good += step
             step *= 2
-        bad = min(len(pieces) + 1, good + step)  # the first end known not to fit (or past the last)
+        bad = min(count + 1, good + step)  # the first end known not to fit (or past the last)
         while bad - good > 1:
             mid = (good + bad) // 2
-            if fits("".join(pieces[start:mid])):
+            if fits(start, mid):
                 good = mid
             else:
                 bad = mid
-        out.append("".join(pieces[start:good]))
+        out.append((start, good))
         start = good
     return out
