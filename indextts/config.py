@@ -111,6 +111,7 @@ class PathSettings(_Section):
     outputs: Path = Path("outputs")
     logs: Path = Path("logs")
     voices: Path = Path("voices")
+    glossary: Path = Path("glossary.yaml")  # readings set by the user (indextts/glossary_store.py)
 
 
 MAX_LINK_TTL_S = 7 * 24 * 3600  # SigV4 presigned URLs live at most 7 days

@@ -22,6 +22,7 @@ from .emotion import EmotionSpec
 from .emotion.apply import emotional_prosody, finish_audio, voice_shifted
 from .errors import ConfigError, InputError
 from .fair_lock import FairLock
+from .glossary_store import GlossaryStore
 from .model import SAMPLE_RATE, KokoroModel, Prosody, fusion, load_model
 from .model.devices import release_gpu_memory
 from .model.host_memory import IdleRelease
@@ -30,6 +31,7 @@ from .model.precision import decoder_dtype
 from .request import PAUSE_RANGE_S, SynthesisRequest
 from .segment_cache import SegmentCache
 from .text import Frontend, Segment
+from .text.frontend import Word
 from .text.langdetect import LANGS as TEXT_LANGS, main_lang
 from .voice_library import VoiceLibrary
 from .voice_studio import VoiceStudio
@@ -113,6 +115,7 @@ class Engine:
         self._requests = IdleRelease()  # freed memory goes back to the system when no request is left
         self.cache: SegmentCache[SegmentResult] = SegmentCache(settings.engine.cache_audio_s)
         self.studio = VoiceStudio(self)  # cloning, saving, blending: beside speech, on model turns
+        self.glossary = GlossaryStore(settings.paths.glossary)  # readings the user set: every request reads with them
 
     @classmethod
     def load(cls, settings: Settings | None = None, warm_up: bool = True) -> "Engine":
@@ -205,12 +208,18 @@ class Engine:
         request = SynthesisRequest.of(request, **options)
         self._check_text(request.text)
         segments = self.frontend.segments(request.text, lang=request.lang, max_tokens=request.max_tokens,
-                                          first_max_tokens=request.first_max_tokens or None)
+                                          first_max_tokens=request.first_max_tokens or None,
+                                          glossary=self.glossary.entries())
         if not segments:
             unreadable = self.frontend.unreadable(request.text, request.lang)
             raise InputError(unreadable.error() if unreadable
                              else "the text has nothing that can be spoken (only symbols or emoji?)", field="text")
         return segments
+
+    def words(self, text: str, lang: str = "auto") -> list[Word]:
+        """The words of ``text`` as they will be read (pinyin for Chinese ones), glossary applied."""
+        self._check_text(text)
+        return self.frontend.words(text, lang, glossary=self.glossary.entries())
 
     def synthesize(self, request: SynthesisRequest | str, **options: Any) -> SynthesisResult:
         """The whole text as one clip: the segments of ``stream`` joined by ``join``.

@@ -36,8 +36,10 @@ def pytest_collection_modifyitems(config, items) -> None:
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    return Settings.load(environ={}, overrides={"engine": {"device": "cpu", "threads": 2}})
+def settings(tmp_path_factory) -> Settings:
+    glossary = tmp_path_factory.mktemp("glossary") / "glossary.yaml"  # empty: never the checkout's own readings
+    return Settings.load(environ={}, overrides={"engine": {"device": "cpu", "threads": 2},
+                                                "paths": {"glossary": str(glossary)}})
 
 
 @pytest.fixture(scope="session")
@@ -135,12 +137,12 @@ def clean_env(*prefixes: str) -> dict[str, str]:
 
 
 def app_env(tmp: Path) -> dict[str, str]:
-    """The environment for a `python app.py` of a test's own: no outer INDEXTTS_ settings, outputs, logs and
-    voices under ``tmp``, the repo's weights."""
+    """The environment for a `python app.py` of a test's own: no outer INDEXTTS_ settings, outputs, logs,
+    voices and the glossary under ``tmp``, the repo's weights."""
     env = clean_env()
     env.update(INDEXTTS_PATHS__OUTPUTS=str(tmp / "outputs"), INDEXTTS_PATHS__CACHE_HUB=str(ROOT / "cache_hub"),
                INDEXTTS_PATHS__LOGS=str(tmp / "logs"), INDEXTTS_PATHS__VOICES=str(tmp / "voices"),
-               PYTHONUNBUFFERED="1")
+               INDEXTTS_PATHS__GLOSSARY=str(tmp / "glossary.yaml"), PYTHONUNBUFFERED="1")
     return env
 
 
@@ -210,7 +212,7 @@ def make_app(tmp_path, monkeypatch):
 
     def build(loader=lambda settings: FakeEngine(), **sections):
         paths = {"outputs": str(tmp_path / "outputs"), "voices": str(tmp_path / "voices"),
-                 "logs": str(tmp_path / "logs")}
+                 "logs": str(tmp_path / "logs"), "glossary": str(tmp_path / "glossary.yaml")}
         settings = Settings.load(environ={}, overrides={"paths": paths, **sections})
         return create_app(settings, EngineHolder(settings, loader=loader)), settings
 

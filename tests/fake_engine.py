@@ -12,6 +12,7 @@ import torch
 
 from indextts.engine import SegmentResult, SynthesisResult
 from indextts.errors import InputError
+from indextts.glossary_store import GlossaryStore
 from indextts.request import SynthesisRequest
 from indextts.voice_library import VoiceLibrary
 from indextts.voice_studio import VoiceStudio
@@ -20,7 +21,8 @@ from indextts.voices import Voice, VoiceBank
 
 class FakeEngine:
     """Stands in for the model: half a second of tone per sentence, each optionally slow (real voice bank,
-    blank packs). ``rendered`` counts the segments made, so tests can see work stop."""
+    blank packs). ``rendered`` counts the segments made, so tests can see work stop. The glossary is a real
+    store (its own temp file unless ``glossary_path`` is given) and ``words`` the real text frontend's."""
 
     device = "cpu"
     precision = "fp32"
@@ -29,9 +31,11 @@ class FakeEngine:
     def default_voice(self, text: str = "", lang: str = "auto") -> str:
         return "jm_kumo"
 
-    def __init__(self, delay_s: float = 0.0) -> None:
+    def __init__(self, delay_s: float = 0.0, glossary_path: Path | None = None) -> None:
         self.delay_s = delay_s
         self.rendered = 0
+        self.glossary = GlossaryStore(glossary_path or Path(tempfile.mkdtemp(prefix="fake-engine-")) / "glossary.yaml")
+        self._frontend = None  # the real text frontend, built when words() is first asked for
         library = VoiceLibrary(Path(tempfile.mkdtemp(prefix="fake-engine-voices-")))
         self.voices = VoiceBank({name: torch.zeros(510, 1, 256) for name in ("jf_alpha", "jm_kumo")}, library)
         self.studio = VoiceStudio(self)  # the real studio: saving and blending work on the blank packs
@@ -42,6 +46,12 @@ class FakeEngine:
             raise InputError("the engine refused this text")
         return [types.SimpleNamespace(text=part.strip() + ".", lang="en", phonemes="", tokens=(1, 2, 3))
                 for part in request.text.split(".") if part.strip()]
+
+    def words(self, text, lang="auto"):
+        from indextts.text import Frontend
+
+        self._frontend = self._frontend or Frontend()
+        return self._frontend.words(text, lang, glossary=self.glossary.entries())
 
     def resolve_voice(self, request):
         return request.voice if isinstance(request.voice, Voice) else self.voices.resolve(request.voice or "jm_kumo")

@@ -186,3 +186,43 @@ def test_live_playback_starts_before_generation_ends_and_stop_silences_it(live_s
         expect(page.locator("#history [role=grid]")).to_have_attribute("aria-rowcount", "2")  # header + 1
     finally:
         context.close()
+
+
+def test_a_glossary_entry_added_on_the_page_changes_the_preview(live_server, browser):
+    """Open the Glossary, add an entry: the segment preview's reading column shows it at once; remove it:
+    the usual reading is back."""
+    import httpx
+    from playwright.sync_api import expect
+
+    from indextts.server.i18n import t
+
+    context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1600})
+    page = context.new_page()
+    try:
+        page.goto(live_server.url + "/")
+        expect(page.locator("#status-line")).to_contain_text("ready", timeout=30_000)
+        page.locator("#text-input textarea").fill("我在重庆。")
+        segments = page.locator("#segments")
+        expect(segments).to_contain_text("chong2 qing4", timeout=20_000)
+
+        page.locator("#glossary").get_by_text(t("en", "glossary_accordion")).first.click()
+        page.locator("#glossary-term textarea, #glossary-term input").first.fill("重庆")
+        page.locator("#glossary-lang").get_by_text("zh").click()
+        page.locator("#glossary-reading textarea, #glossary-reading input").first.fill("zhong4 qing4")
+        page.locator("#glossary-add").click()
+        expect(page.locator("#glossary-table")).to_contain_text("zhong4 qing4", timeout=20_000)
+        expect(segments).to_contain_text("zhong4 qing4", timeout=20_000)
+        expect(segments).not_to_contain_text("chong2")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "ui-glossary.png"), full_page=True)
+
+        term = page.locator("#glossary-term textarea, #glossary-term input").first
+        term.fill("")
+        page.locator("#glossary-table").get_by_role("gridcell").filter(has_text="zhong4 qing4").click()  # to edit
+        expect(term).to_have_value("重庆", timeout=10_000)
+        page.locator("#glossary-remove").click()
+        expect(segments).to_contain_text("chong2 qing4", timeout=20_000)
+        expect(page.locator("#glossary-table")).not_to_contain_text("zhong4 qing4")
+    finally:
+        context.close()
+        httpx.delete(live_server.url + "/v1/glossary/重庆", timeout=30)  # never left for other tests

@@ -37,7 +37,8 @@ def test_i18n_tables_are_complete_and_format_alike():
 
 def test_api_lists_the_public_endpoints_only(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert names == {"/synthesize", "/preview_segments", "/voices", "/clone_voice", "/cancel_clone", "/preview_voice"}
+    assert names == {"/synthesize", "/preview_segments", "/voices", "/clone_voice", "/cancel_clone", "/preview_voice",
+                     "/glossary", "/glossary_put", "/glossary_delete"}
 
 
 def test_voices_and_segment_preview(client):
@@ -47,6 +48,25 @@ def test_voices_and_segment_preview(client):
     assert [(r["index"], r["lang"], r["text"]) for r in rows] == [
         (1, "en", "Hello there."), (2, "zh", "你好，世界。"), (3, "en", "I like it.")]
     assert all(0 < r["tokens"] <= 400 for r in rows)
+
+
+def test_a_glossary_entry_added_through_the_page_changes_the_preview_reading(client):
+    from gradio_client.exceptions import AppError
+
+    def reading() -> str:
+        return " ".join(r["reading"] for r in client.predict("我在重庆。", "auto", 400, api_name="/preview_segments"))
+
+    assert "chong2 qing4" in reading()
+    added = client.predict("重庆", "zh", "zhong4 qing4", api_name="/glossary_put")
+    assert added == {"entry": {"term": "重庆", "lang": "zh", "reading": "zhong4 qing4"}, "replaced": False}
+    try:
+        assert {"term": "重庆", "lang": "zh", "reading": "zhong4 qing4"} in client.predict(api_name="/glossary")
+        assert "zhong4 qing4" in reading() and "chong2" not in reading()
+        with pytest.raises(AppError, match="'qing9' has tone 9"):
+            client.predict("重庆", "zh", "zhong4 qing9", api_name="/glossary_put")
+    finally:
+        client.predict("重庆", api_name="/glossary_delete")
+    assert "chong2 qing4" in reading()
 
 
 def test_synthesize_returns_playable_audio_and_the_chosen_download(client, live_server):

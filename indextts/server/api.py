@@ -14,6 +14,9 @@ Routes (all JSON errors use OpenAI's shape {"error": {"message", "type", "param"
   Kokoro-FastAPI's fields)
 - ``GET  /v1/emotions``      the eight emotions, their prosody profiles and sources        routes/emotion.py
 - ``POST /v1/emotion/resolve``  an emotion description -> the 8-dim vector it is read as
+- ``POST /v1/text/phonemize``  text -> its segments and words as they will be read  routes/text.py
+- ``GET  /v1/glossary`` (``?format=csv|yaml``: a file), ``POST /v1/glossary``, ``DELETE /v1/glossary/{term}``,
+  ``POST /v1/glossary/import``  the readings the user sets, applied to every request
 
 Model calls are blocking CPU/GPU work: they run in worker threads, never on the
 event loop, behind an admission gate (``server.concurrency_limit`` running,
@@ -32,13 +35,13 @@ from .engine_holder import EngineHolder
 from .error_boundary import error_response, install_error_handlers
 from .metrics import Metrics
 from .outputs import OutputStore
-from .routes import emotion, models, probes, speech, voices
+from .routes import emotion, models, probes, speech, text, voices
 from .routes.common import MODEL_ID, MODEL_NAMES, VERSION, RouteContext
 from .routes.speech import SpeechRequest
 
 __all__ = ["MODEL_ID", "MODEL_NAMES", "VERSION", "SpeechRequest", "build_router", "install_error_handlers"]
 
-RESOURCES = (probes, models, voices, speech, emotion)
+RESOURCES = (probes, models, voices, speech, emotion, text)
 
 
 def build_router(holder: EngineHolder, settings: Settings, store: OutputStore, metrics: Metrics) -> APIRouter:

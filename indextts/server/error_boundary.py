@@ -46,6 +46,9 @@ API_PARAMS: dict[str, dict[str, str]] = {
           "emotion_weight": "emotion_weight", "emotion_seed": "emotion_seed",
           "source": "file"},  # a voice clone's reference clip, uploaded as the form's file
     "/v1/emotion/resolve": {"emotion_text": "text"},  # its body's "text" is an emotion description
+    # a glossary entry's fields are the body's own; an import's bad row is about the uploaded file
+    "/v1/glossary": {"term": "term", "lang": "lang", "reading": "reading"},
+    "/v1/glossary/import": {"term": "file", "lang": "file", "reading": "file"},
 }
 
 

@@ -157,6 +157,31 @@ EN: dict[str, str] = {
     "blend_name": "Name of the blend",
     "blend_button": "Blend and save",
     "err_no_output": "Generate something first.",
+    # glossary
+    "col_reading": "Reading",
+    "col_term": "Term",
+    "glossary_accordion": "Glossary: readings you set",
+    "glossary_help": "Fix a word's reading once and every generation uses it (page, API, command line). Chinese: "
+                     "TONE3 pinyin, one syllable per character (`hang2 zhang3`). English: Kokoro phonemes between "
+                     "slashes (`/kˈOkəɹO/`) or a respelling (`KOH-ko-ro`, capitals stressed). In the text itself: "
+                     "`[行](xing2)`. Click a row to edit it.",
+    "glossary_table": "Glossary",
+    "glossary_term": "Term",
+    "glossary_lang": "Language",
+    "glossary_reading": "Reading",
+    "glossary_add": "Add / replace",
+    "glossary_remove": "Remove",
+    "glossary_file": "Import a glossary (.csv or .yaml)",
+    "glossary_import": "Import",
+    "glossary_export": "Export",
+    "glossary_format": "Export format",
+    "glossary_added": "Added: {term} → {reading}.",
+    "glossary_replaced": "Replaced: {term} → {reading}.",
+    "glossary_removed": "Removed: {term}.",
+    "glossary_missing": "{term} is not in the glossary.",
+    "glossary_imported": "Imported {n} entries; the glossary has {total}.",
+    "glossary_no_file": "Choose a .csv or .yaml file to import first.",
+    "glossary_loading": "(model loading… the glossary appears when it is ready)",
 }
 
 ZH: dict[str, str] = {
@@ -296,6 +321,30 @@ ZH: dict[str, str] = {
     "blend_name": "混合声音的名称",
     "blend_button": "混合并保存",
     "err_no_output": "请先生成语音。",
+    # glossary
+    "col_reading": "读音",
+    "col_term": "词语",
+    "glossary_accordion": "词典：自定义读音",
+    "glossary_help": "设定一次读音，之后每次生成都会使用（网页、API、命令行）。中文：带声调数字的拼音，每个字一个音节"
+                     "（`hang2 zhang3`）。英文：斜杠中的 Kokoro 音素（`/kˈOkəɹO/`）或拼读（`KOH-ko-ro`，大写音节重读）。"
+                     "也可直接写在文本里：`[行](xing2)`。点击一行即可编辑。",
+    "glossary_table": "词典",
+    "glossary_term": "词语",
+    "glossary_lang": "语言",
+    "glossary_reading": "读音",
+    "glossary_add": "添加 / 替换",
+    "glossary_remove": "删除",
+    "glossary_file": "导入词典（.csv 或 .yaml）",
+    "glossary_import": "导入",
+    "glossary_export": "导出",
+    "glossary_format": "导出格式",
+    "glossary_added": "已添加：{term} → {reading}。",
+    "glossary_replaced": "已替换：{term} → {reading}。",
+    "glossary_removed": "已删除：{term}。",
+    "glossary_missing": "词典中没有 {term}。",
+    "glossary_imported": "已导入 {n} 条；词典共有 {total} 条。",
+    "glossary_no_file": "请先选择要导入的 .csv 或 .yaml 文件。",
+    "glossary_loading": "（模型加载中……加载完成后显示词典）",
 }
 
 TABLES: dict[str, dict[str, str]] = {"en": EN, "zh": ZH}

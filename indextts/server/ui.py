@@ -6,7 +6,9 @@ generation through ``OutputStore``. All visible strings come from ``i18n.py`` (E
 Chinese); the language follows the browser and can be switched on the page.
 
 Public API (gradio_client): "/synthesize" (the Generate button), "/preview_segments",
-"/voices". Everything else (language switch, loading poll, live preview, replay) is private.
+"/voices", "/preview_voice", "/clone_voice", "/cancel_clone", and the glossary: "/glossary" (the entries),
+"/glossary_put" (add or replace one), "/glossary_delete". Everything else (language switch, loading poll,
+live preview, replay) is private.
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ from ..audio import write_audio
 from ..config import Settings
 from ..emotion import EMOTIONS, resolve_text, spec_from_request
 from ..engine import SAMPLE_RATE, SegmentResult, SynthesisResult, pause_after, segment_audio
-from ..errors import Cancelled, IndexTTSError
+from ..errors import Cancelled, IndexTTSError, InputError
+from ..glossary_store import FORMATS as GLOSSARY_FORMATS, checked, entry_dict
 from ..request import LANGS, SPEED_RANGE, SynthesisRequest
+from ..text.annotations import markup, parse_annotations
 from ..text.coverage import find_unreadable
 from ..text.vocab import MAX_MODEL_TOKENS
 from ..voices import LANGUAGES, Voice
@@ -198,26 +202,101 @@ class _Page:
 
     # -- segments --------------------------------------------------------------------------
     def preview_rows(self, text: str, lang: str = "auto", max_tokens: int | None = None) -> list[dict]:
-        """The API's preview: raises the engine's message (empty text, over the limit...)."""
+        """The API's preview: raises the engine's message (empty text, over the limit...). ``reading``: how
+        each segment will be read, glossary and inline readings applied (``segment_reading``)."""
         engine = self.holder.engine
         budget = self.settings.engine.max_tokens_per_segment if max_tokens is None else int(max_tokens)
-        return [{"index": i + 1, "lang": s.lang, "text": s.text, "tokens": len(s.tokens)}
-                for i, s in enumerate(engine.segments(text, lang=lang, max_tokens=budget))]
+        segments = engine.segments(text, lang=lang, max_tokens=budget)
+        readings = [segment_reading(engine.words(source, s.lang))
+                    for s, source in zip(segments, segment_sources(text, segments))]
+        return [{"index": i + 1, "lang": s.lang, "text": s.text, "reading": reading, "tokens": len(s.tokens)}
+                for i, (s, reading) in enumerate(zip(segments, readings))]
 
     def preview_table(self, text: str, text_lang: str, max_tokens: float, ui_lang: str) -> pd.DataFrame:
         """The page's live preview: never raises; says why there is nothing to show."""
-        columns = [t(ui_lang, k) for k in ("col_index", "col_lang", "col_text", "col_tokens")]
+        columns = [t(ui_lang, k) for k in ("col_index", "col_lang", "col_text", "col_reading", "col_tokens")]
         if self.holder.state == "loading":
-            return pd.DataFrame([["", "", t(ui_lang, "seg_loading"), ""]], columns=columns)
+            return pd.DataFrame([["", "", t(ui_lang, "seg_loading"), "", ""]], columns=columns)
         if self.holder.state == "failed":
-            return pd.DataFrame([["", "", self.status_line(ui_lang, None), ""]], columns=columns)
+            return pd.DataFrame([["", "", self.status_line(ui_lang, None), "", ""]], columns=columns)
         if not (text or "").strip():
-            return pd.DataFrame([["", "", t(ui_lang, "seg_empty"), ""]], columns=columns)
+            return pd.DataFrame([["", "", t(ui_lang, "seg_empty"), "", ""]], columns=columns)
         try:
             rows = self.preview_rows(text, text_lang, int(max_tokens))
         except IndexTTSError as exc:
-            return pd.DataFrame([["", "", str(exc), ""]], columns=columns)
-        return pd.DataFrame([[r["index"], r["lang"], r["text"], r["tokens"]] for r in rows], columns=columns)
+            return pd.DataFrame([["", "", str(exc), "", ""]], columns=columns)
+        return pd.DataFrame([[r["index"], r["lang"], r["text"], r["reading"], r["tokens"]] for r in rows],
+                            columns=columns)
+
+    # -- glossary --------------------------------------------------------------------------
+    def glossary_entries(self) -> list[dict]:
+        """The engine's glossary as the API lists it: [{term, lang, reading}, ...]."""
+        return [entry_dict(e) for e in self.holder.engine.glossary.entries()]
+
+    def glossary_put(self, term: str, lang: str, reading: str) -> tuple[dict, bool]:
+        """Add or replace one entry (checked: InputError names the bad syllable or phoneme); the entry as
+        stored and whether one was replaced."""
+        entry = checked(term, lang, reading)
+        return entry_dict(entry), self.holder.engine.glossary.put(entry)
+
+    def glossary_delete(self, term: str) -> dict:
+        removed = self.holder.engine.glossary.delete((term or "").strip())
+        if removed is None:
+            raise InputError(f"no glossary entry for {term!r}", field="term")
+        return entry_dict(removed)
+
+    def glossary_frame(self, ui_lang: str) -> pd.DataFrame:
+        """The glossary table: term, language, reading (a note while the model loads)."""
+        columns = [t(ui_lang, k) for k in ("col_term", "col_lang", "col_reading")]
+        if self.holder.state != "ready":
+            note = t(ui_lang, "glossary_loading") if self.holder.state == "loading" else self.status_line(ui_lang, None)
+            return pd.DataFrame([[note, "", ""]], columns=columns)
+        return pd.DataFrame([[e["term"], e["lang"], e["reading"]] for e in self.glossary_entries()], columns=columns)
+
+    def glossary_action(self, action: str, term: str, lang: str, reading: str, ui_lang: str):
+        """The Add / Remove buttons: (message, table)."""
+        ui_lang = normalize_lang(ui_lang)
+        try:
+            if action == "put":
+                entry, replaced = self.glossary_put(term, lang, reading)
+                message = t(ui_lang, "glossary_replaced" if replaced else "glossary_added", term=entry["term"],
+                            reading=entry["reading"])
+            else:
+                try:
+                    message = t(ui_lang, "glossary_removed", term=self.glossary_delete(term)["term"])
+                except InputError:
+                    message = t(ui_lang, "glossary_missing", term=(term or "").strip())
+        except IndexTTSError as exc:
+            raise gr.Error(str(exc)) from None
+        return message, self.glossary_frame(ui_lang)
+
+    def glossary_import(self, path: str | None, ui_lang: str):
+        """Import a .csv or .yaml file (merged by term): (message, table)."""
+        ui_lang = normalize_lang(ui_lang)
+        if not path:
+            raise gr.Error(t(ui_lang, "glossary_no_file"))
+        fmt = "csv" if Path(path).suffix.lower() == ".csv" else "yaml"
+        try:
+            store = self.holder.engine.glossary
+            count = store.import_text(Path(path).read_text(encoding="utf-8"), fmt)
+        except UnicodeDecodeError as exc:
+            raise gr.Error(f"the file is not UTF-8 text ({exc})") from None
+        except IndexTTSError as exc:
+            raise gr.Error(str(exc)) from None
+        message = t(ui_lang, "glossary_imported", n=count, total=len(store.entries()))
+        return message, self.glossary_frame(ui_lang)
+
+    def glossary_export(self, fmt: str, ui_lang: str) -> dict:
+        """The glossary as a file to download (outputs/glossary-exports/glossary.<fmt>)."""
+        fmt = fmt if fmt in GLOSSARY_FORMATS else "csv"
+        try:
+            data = self.holder.engine.glossary.export_text(fmt)
+        except IndexTTSError as exc:
+            raise gr.Error(str(exc)) from None
+        path = Path(self.store.root) / "glossary-exports" / f"glossary.{fmt}"
+        with atomic_path(path) as tmp:
+            tmp.write_text(data, encoding="utf-8")
+        return gr.update(value=str(path), visible=True)
 
     # -- generation ------------------------------------------------------------------------
     def synthesize(self, text, voice, speed, lang, max_tokens, pause_s, fmt, ui_lang, history, stats,
@@ -428,6 +507,36 @@ def emotion_spec(mode, values, weight, text, reference, random, seed):
             raise IndexTTSError("emotion mode 'reference clip' needs an audio clip: upload or record one")
         return spec_from_request(reference=str(reference), **common)
     return spec_from_request(**common)
+
+
+def segment_sources(text: str, segments: list) -> list[str]:
+    """Each segment's text with the inline readings of ``text`` that fall inside it put back
+    (``[行](xing2)``): segments hold plain text, and a segment read again alone must read as it will be
+    spoken. Segments are cut from the plain text in order and never inside an annotation."""
+    try:
+        plain, overrides = parse_annotations(text)
+    except InputError:
+        return [s.text for s in segments]
+    sources, cursor = [], 0
+    for segment in segments:
+        start = plain.find(segment.text, cursor)
+        if start < 0:
+            sources.append(segment.text)
+            continue
+        end = cursor = start + len(segment.text)
+        pieces, pos = [], start
+        for override in overrides:
+            if start <= override.start and override.end <= end:
+                pieces += [plain[pos:override.start], markup(plain[override.start:override.end], override.reading)]
+                pos = override.end
+        sources.append("".join([*pieces, plain[pos:end]]))
+    return sources
+
+
+def segment_reading(words: list) -> str:
+    """A segment's reading as people write it: TONE3 pinyin for Chinese words (the form glossary entries
+    take), phonemes for English ones, word by word."""
+    return " ".join(" ".join(w.pinyin) if w.pinyin else w.phonemes for w in words if w.pinyin or w.phonemes)
 
 
 def resolved_text(text: str, ui_lang: str) -> str:
@@ -663,6 +772,41 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
                     seg_table = label(gr.Dataframe(page.preview_table("", "auto", cfg.max_tokens_per_segment, lang0),
                                                    label=t(lang0, "seg_table"), interactive=False, wrap=True,
                                                    max_height=300, elem_id="segments"), "seg_table")
+                gloss_accordion = gr.Accordion(t(lang0, "glossary_accordion"), open=False, elem_id="glossary")
+                label(gloss_accordion, "glossary_accordion")
+                with gloss_accordion:
+                    markdown("glossary_help")
+                    gloss_df = label(gr.Dataframe(page.glossary_frame(lang0), label=t(lang0, "glossary_table"),
+                                                  interactive=False, wrap=True, max_height=260,
+                                                  elem_id="glossary-table"), "glossary_table")
+                    with gr.Row():
+                        gloss_term = label(gr.Textbox(label=t(lang0, "glossary_term"), max_lines=1, scale=2,
+                                                      elem_id="glossary-term"), "glossary_term")
+                        gloss_lang = label(gr.Radio(["zh", "en"], value="zh", label=t(lang0, "glossary_lang"),
+                                                    scale=1, min_width=120, elem_id="glossary-lang"), "glossary_lang")
+                        gloss_reading = label(gr.Textbox(label=t(lang0, "glossary_reading"), max_lines=1, scale=3,
+                                                         elem_id="glossary-reading"), "glossary_reading")
+                    with gr.Row():
+                        gloss_add = gr.Button(t(lang0, "glossary_add"), variant="primary", elem_id="glossary-add")
+                        gloss_remove = gr.Button(t(lang0, "glossary_remove"), variant="stop",
+                                                 elem_id="glossary-remove")
+                        for button, key in ((gloss_add, "glossary_add"), (gloss_remove, "glossary_remove")):
+                            tr.append((button, lambda lang, key=key: gr.update(value=t(lang, key))))
+                    gloss_msg = gr.Markdown("", elem_id="glossary-message")
+                    with gr.Row():
+                        gloss_file = label(gr.File(label=t(lang0, "glossary_file"),
+                                                   file_types=[".csv", ".yaml", ".yml"], elem_id="glossary-file"),
+                                           "glossary_file")
+                        with gr.Column():
+                            gloss_import = gr.Button(t(lang0, "glossary_import"), elem_id="glossary-import")
+                            gloss_fmt = label(gr.Radio(list(GLOSSARY_FORMATS), value="csv",
+                                                       label=t(lang0, "glossary_format"), elem_id="glossary-format"),
+                                              "glossary_format")
+                            gloss_export = gr.Button(t(lang0, "glossary_export"), elem_id="glossary-export")
+                            for button, key in ((gloss_import, "glossary_import"), (gloss_export, "glossary_export")):
+                                tr.append((button, lambda lang, key=key: gr.update(value=t(lang, key))))
+                    gloss_out = gr.File(label="glossary", show_label=False, interactive=False, visible=False,
+                                        elem_id="glossary-download")  # shown once there is an export
                 adv_accordion = gr.Accordion(t(lang0, "adv_accordion"), open=False)
                 label(adv_accordion, "adv_accordion")
                 with adv_accordion:
@@ -720,9 +864,10 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
                 value = value if isinstance(value, dict) else gr.update(value=value)
                 updates[component] = {**updates.get(component, {}), **value}
             updates[history_df] = gr.update(value=history_table(history_value, lang))
+            updates[gloss_df] = {**updates.get(gloss_df, {}), **gr.update(value=page.glossary_frame(lang))}
             return updates
 
-        localize_outputs = list(dict.fromkeys([*labelled, *poll_outputs, history_df]))
+        localize_outputs = list(dict.fromkeys([*labelled, *poll_outputs, history_df, gloss_df]))
         # localize and poll write the preview of the text they were given; if the text changed while
         # they ran (typing as the page opens), that is stale: preview the current text once more after.
         fresh_preview = dict(fn=page.preview_table, inputs=[text, text_lang, max_tokens, ui_lang],
@@ -733,8 +878,29 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
             show_progress="hidden", concurrency_limit=None).then(**fresh_preview)
         ui_lang.input(localize, [*poll_inputs, history], localize_outputs, api_visibility="private",
                       show_progress="hidden", concurrency_limit=None).then(**fresh_preview)
+        glossary_table = dict(fn=page.glossary_frame, inputs=[ui_lang], outputs=[gloss_df], show_progress="hidden",
+                              api_visibility="private")
         timer.tick(page.poll, poll_inputs, poll_outputs, api_visibility="private", show_progress="hidden",
-                   concurrency_limit=None).then(**fresh_preview)
+                   concurrency_limit=None).then(**fresh_preview).then(**glossary_table)
+        # the glossary: shown fresh when opened (the CLI or the API may have changed it); every change is
+        # followed by the preview, so its reading column shows the new reading at once
+        gloss_accordion.expand(**glossary_table)
+        for action, button in (("put", gloss_add), ("delete", gloss_remove)):
+            button.click(page.glossary_action, [gr.State(action), gloss_term, gloss_lang, gloss_reading, ui_lang],
+                         [gloss_msg, gloss_df], api_visibility="private").success(**fresh_preview)
+        gloss_import.click(page.glossary_import, [gloss_file, ui_lang], [gloss_msg, gloss_df],
+                           api_visibility="private").success(**fresh_preview)
+        gloss_export.click(page.glossary_export, [gloss_fmt, ui_lang], [gloss_out], api_visibility="private")
+
+        def edit_entry(evt: gr.SelectData):
+            """A clicked row fills the term, language and reading fields, ready to change."""
+            row = list(evt.row_value or [])
+            if len(row) < 3 or row[1] not in ("zh", "en"):  # the loading note
+                return gr.skip(), gr.skip(), gr.skip()
+            return row[0], row[1], row[2]
+
+        gloss_df.select(edit_entry, None, [gloss_term, gloss_lang, gloss_reading], api_visibility="private",
+                        queue=False)
         gr.on([text.change, ui_lang.change], None, [text, ui_lang], [char_count],
               js=_char_count_js(cfg.max_chars), api_visibility="private")
         gr.on([text.change, text_lang.change, max_tokens.change], page.preview_table,
@@ -766,7 +932,8 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
                           api_visibility="private")
 
         def preview_segments(text: str, lang: str = "auto", max_tokens: int = cfg.max_tokens_per_segment) -> list:
-            """Split text as Generate would: [{index, lang, text, tokens}, ...]."""
+            """Split text as Generate would: [{index, lang, text, reading, tokens}, ...]; ``reading``: TONE3
+            pinyin for Chinese words, phonemes for English ones, glossary and inline readings applied."""
             try:
                 return page.preview_rows(text, lang, max_tokens)
             except IndexTTSError as exc:
@@ -803,7 +970,33 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
         blend_btn.click(page.blend, [blend_a, blend_b, blend_w, blend_name, ui_lang, voice, session_voices],
                         [lib_msg, *voice_lists], api_visibility="private")
 
+        def glossary() -> list:
+            """The glossary: [{term, lang, reading}, ...], applied to every generation."""
+            try:
+                return page.glossary_entries()
+            except IndexTTSError as exc:
+                raise gr.Error(str(exc)) from None
+
+        def glossary_put(term: str, lang: str, reading: str) -> dict:
+            """Add an entry, or replace the entry of the same term: lang zh with TONE3 pinyin ('hang2 zhang3'),
+            or en with /Kokoro phonemes/ or a respelling. Returns {entry, replaced}."""
+            try:
+                entry, replaced = page.glossary_put(term, lang, reading)
+            except IndexTTSError as exc:
+                raise gr.Error(str(exc)) from None
+            return {"entry": entry, "replaced": replaced}
+
+        def glossary_delete(term: str) -> dict:
+            """Remove the entry of ``term`` (as stored); returns the removed entry."""
+            try:
+                return page.glossary_delete(term)
+            except IndexTTSError as exc:
+                raise gr.Error(str(exc)) from None
+
         gr.api(preview_segments, api_name="preview_segments")
+        gr.api(glossary, api_name="glossary", concurrency_limit=None)
+        gr.api(glossary_put, api_name="glossary_put")
+        gr.api(glossary_delete, api_name="glossary_delete")
         gr.api(voices, api_name="voices", concurrency_limit=None)
 
     return demo.queue(default_concurrency_limit=settings.server.concurrency_limit,
