@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "af_bella+af_sky; default: the text language's default voice")
     synth.add_argument("--speed", type=float, default=1.0, help="speaking rate, 0.25-4.0 (default 1.0)")
     synth.add_argument("--lang", choices=["auto", *LANGS], default="auto", help="text language (default auto)")
+    synth.add_argument("--duration", type=float, metavar="SECONDS",
+                       help="make the clip last exactly this long (0.5x-2x of the text's natural length)")
     synth.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override engine.device")
     synth.add_argument("--list-voices", action="store_true", help="print the available voices and exit")
     synth.add_argument("-q", "--quiet", action="store_true", help="print only errors")
@@ -92,7 +94,8 @@ def _synth(args: argparse.Namespace) -> int:
     if args.output is None:
         raise InputError("missing -o/--output: where should the audio go? e.g. -o out.wav")
     check_writable(args.output)  # fail before loading the model, not after
-    request = SynthesisRequest(_read_text(args), voice=args.voice, speed=args.speed, lang=args.lang)  # checked now
+    request = SynthesisRequest(_read_text(args), voice=args.voice, speed=args.speed, lang=args.lang,
+                               duration_s=args.duration)  # checked now
     engine = Engine.load(settings, warm_up=False)
     result = engine.synthesize(request)
     write_audio(args.output, result.audio, result.sample_rate)

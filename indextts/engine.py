@@ -18,6 +18,7 @@ import torch
 
 from .audio import limit_peak, speech_bounds
 from .config import Settings
+from .duration_fit import DurationFit, DurationPlan, exact_tail, natural_segment, plan_duration
 from .emotion import EmotionSpec
 from .emotion.apply import emotional_prosody, finish_audio, voice_shifted
 from .errors import ConfigError, InputError
@@ -54,6 +55,7 @@ class SegmentResult:
     prosody: Prosody  # the model's durations, F0 and energy for this segment
     compute_s: float
     ends: str = "sentence"  # where the text is cut after it (Segment.ends): decides the pause that follows
+    pause_after_s: float | None = None  # the pause after it when the request fixed it (duration_s); None: the rule
 
     @property
     def duration_s(self) -> float:
@@ -81,11 +83,19 @@ class SynthesisResult:
 # whole vs as two trimmed halves, 13 sentences x 4 voices (en, zh) lost a median 0.17 s (-0.17 to 0.34 s).
 # A cut between words (a sentence with no clause break over the budget) gets none.
 CLAUSE_PAUSE_S = 0.17
+# duration_s: the last segment is padded or trimmed to the exact length; when its rendering misses by more than
+# the trim's quiet margin (40 ms: cutting more could cut speech), it is rendered again at a corrected tempo.
+# The plan from predicted curves missed by up to 0.3 s on slow fits (the last sound's decay, not the curves).
+TAIL_SLACK_S = 0.04
+LAST_SEGMENT_RETRIES = 3
 
 
 def pause_after(segment: SegmentResult, pause_s: float) -> float:
     """Seconds of silence after ``segment`` when another follows: ``pause_s`` after a sentence,
-    at most CLAUSE_PAUSE_S after a clause cut, none after a cut between words."""
+    at most CLAUSE_PAUSE_S after a clause cut, none after a cut between words; a fitted request's own."""
+    fixed = getattr(segment, "pause_after_s", None)  # a text Segment (a plan's natural pauses) has none
+    if fixed is not None:
+        return fixed
     if segment.ends == "clause":
         return min(pause_s, CLAUSE_PAUSE_S)
     return 0.0 if segment.ends == "word" else pause_s
@@ -235,7 +245,11 @@ class Engine:
         Segments are rendered as they are pulled: a caller that stops pulling stops the work."""
         request = SynthesisRequest.of(request, **options)
         voice = self.resolve_voice(request)
-        return self._rendered(self.segments(request), voice, request.speed, request.emotion)
+        segments = self.segments(request)
+        if request.duration_s is not None:  # durations are known up front: fitted speech streams too
+            plan = self._plan_duration(segments, voice, request)
+            return self._fitted(segments, voice, request, plan)
+        return self._rendered(segments, voice, request.speed, request.emotion)
 
     def resolve_voice(self, request: SynthesisRequest) -> Voice:
         """The request's voice as one value (pack, pitch correction, fingerprint), once per request: a
@@ -254,6 +268,64 @@ class Engine:
         with self._requests.job():
             for i, segment in enumerate(segments):
                 yield self._speak(segment, voice, speed, emotion, i)
+
+    def _plan_duration(self, segments: list[Segment], voice: Voice, request: SynthesisRequest) -> DurationPlan:
+        """Every segment's natural timing (the predictor only, no audio: a few % of the rendering), and the
+        fit to ``request.duration_s``; InputError naming the natural length when it is out of reach."""
+        pause_s = self._check_pause(request.pause_s)
+        naturals = []
+        for i, segment in enumerate(segments):
+            style = voice.style(len(segment.tokens)).to(self.model.device)
+            tokens = self._tokens(segment)
+            with self._lock.turn(urgent=i == 0), torch.inference_mode():
+                prosody, _ = self._prosody(tokens, style, voice, request.speed, request.emotion, i)
+            natural_frames = prosody.frames if request.emotion is not None \
+                else prosody.expected_frames / request.speed
+            last = i == len(segments) - 1
+            naturals.append(natural_segment(tokens, prosody, natural_frames,
+                                            0.0 if last else pause_after(segment, pause_s)))
+
+        def measure(fit: DurationFit) -> list[int]:  # each segment's trimmed speech under ``fit``, predicted
+            lengths = []
+            for i, segment in enumerate(segments):
+                style = voice.style(len(segment.tokens)).to(self.model.device)
+                with self._lock.turn(urgent=i == 0), torch.inference_mode():
+                    prosody, _ = self._prosody(self._tokens(segment), style, voice, request.speed, request.emotion,
+                                               i, fit)
+                start, stop = speech_span(prosody, margin=0, step=1)
+                lengths.append((stop - start) * SAMPLES_PER_FRAME)
+            return lengths
+
+        return plan_duration(naturals, request.duration_s, measure)
+
+    def _fitted(self, segments: list[Segment], voice: Voice, request: SynthesisRequest,
+                plan: DurationPlan) -> Iterator[SegmentResult]:
+        """``_rendered`` with the plan's fit, each pause set from the audio made so far, and the last segment
+        padded or trimmed so the clip lasts ``plan.target_samples`` exactly."""
+        with self._requests.job():
+            made = 0
+            for i, segment in enumerate(segments):
+                result = self._speak(segment, voice, request.speed, request.emotion, i, plan.fit)
+                if i == len(segments) - 1:
+                    wanted = plan.target_samples - made
+                    slack = TAIL_SLACK_S * SAMPLE_RATE
+                    fit, tries = plan.fit, [result]
+                    for _ in range(LAST_SEGMENT_RETRIES):  # off by more than the trim's quiet margin: retime it
+                        if abs(len(result.audio) - wanted) <= slack or wanted <= 0:
+                            break
+                        fit = replace(fit, tempo=round(fit.tempo * len(result.audio) / wanted, 4))
+                        result = self._speak(segment, voice, request.speed, request.emotion, i, fit)
+                        tries.append(result)
+                    # the rendered end moves by +-0.3 s with small tempo changes (the last sound's decay): of
+                    # the tries, one that needs no cut into its speech (padding is silence), then the closest
+                    result = min(tries, key=lambda r: (len(r.audio) > wanted + slack, abs(len(r.audio) - wanted)))
+                    audio = exact_tail(result.audio, wanted)
+                    yield replace(result, audio=audio, pause_after_s=0.0)
+                    return
+                made += len(result.audio)
+                pause_s = plan.pause_after(i, made)
+                made += int(pause_s * SAMPLE_RATE)  # as stream_pieces makes it
+                yield replace(result, pause_after_s=pause_s)
 
     def join(self, segments: list[SegmentResult], pause_s: float | None = None,
              compute_s: float | None = None) -> SynthesisResult:
@@ -282,19 +354,19 @@ class Engine:
         return pieces()
 
     def _speak(self, segment: Segment, voice: Voice, speed: float, emotion: EmotionSpec | None = None,
-               index: int = 0) -> SegmentResult:
+               index: int = 0, fit: DurationFit | None = None) -> SegmentResult:
         started = time.perf_counter()
-        key = self._cache_key(segment, voice, speed, emotion, index)
+        key = self._cache_key(segment, voice, speed, emotion, index, fit)
         cached = self.cache.get(key) if key is not None else None
         if cached is not None:
             return replace(cached, text=segment.text, ends=segment.ends, compute_s=time.perf_counter() - started)
-        result = self._render(segment, voice, speed, emotion, index, started)
+        result = self._render(segment, voice, speed, emotion, index, started, fit)
         if key is not None:
             self.cache.put(key, result, result.duration_s)
         return result
 
     def _cache_key(self, segment: Segment, voice: Voice, speed: float, emotion: EmotionSpec | None,
-                   index: int) -> tuple | None:
+                   index: int, fit: DurationFit | None = None) -> tuple | None:
         """What decides a segment's audio; None when caching is off or the emotion is not hashable.
         Emotion variation is seeded per segment index, so the index is part of an emotional key."""
         if not self.cache.enabled:
@@ -304,24 +376,37 @@ class Engine:
         except TypeError:
             return None
         return (segment.tokens, voice.fingerprint, speed, emotion,
-                index if emotion is not None else None)
+                index if emotion is not None else None, fit)
+
+    def _tokens(self, segment: Segment) -> torch.Tensor:
+        return torch.tensor([[0, *segment.tokens, 0]], dtype=torch.long, device=self.model.device)
+
+    def _prosody(self, tokens: torch.Tensor, style: torch.Tensor, voice: Voice, speed: float,
+                 emotion: EmotionSpec | None, index: int, fit: DurationFit | None = None) -> tuple[Prosody, float]:
+        """(the prosody to render, the segment gain in dB): the model's prediction, then the emotion (tempo
+        included), then a requested length's fit. Call inside the lock and inference mode."""
+        shift = voice.f0_shift_st  # a cloned voice's pitch correction (0 for stock voices)
+        prosody = self.model.predict_prosody(tokens, style, speed)
+        if emotion is not None:  # between the predictor and the decoder: the model's own curves
+            tempo, pause = (fit.tempo, fit.pause_tokens_factor) if fit is not None else (1.0, 1.0)
+            return emotional_prosody(self.model, tokens, style, speed, prosody, emotion, index, shift,
+                                     tempo=tempo, pause=pause)
+        if fit is not None:  # the natural durations scaled; F0 and energy predicted again for them
+            frames = fit.frames(tokens, prosody.expected_frames / speed)
+            if not torch.equal(frames, prosody.frames):
+                prosody = self.model.prosody_for_frames(prosody.encoded, prosody.expected_frames, frames, style)
+        return voice_shifted(prosody, shift), 0.0
 
     def _render(self, segment: Segment, voice: Voice, speed: float, emotion: EmotionSpec | None, index: int,
-                started: float) -> SegmentResult:
+                started: float, fit: DurationFit | None = None) -> SegmentResult:
         style = voice.style(len(segment.tokens)).to(self.model.device)
-        shift = voice.f0_shift_st  # a cloned voice's pitch correction (0 for stock voices)
-        tokens = torch.tensor([[0, *segment.tokens, 0]], dtype=torch.long, device=self.model.device)
+        tokens = self._tokens(segment)
         # A request's first segment is urgent: under load its first audio waits for one segment, not a round.
         with self._lock.turn(urgent=index == 0), torch.inference_mode():
-            prosody = self.model.predict_prosody(tokens, style, speed)
-            if emotion is not None:  # between the predictor and the decoder: the model's own curves
-                prosody, gain_db = emotional_prosody(self.model, tokens, style, speed, prosody, emotion, index,
-                                                     shift)
-            else:
-                prosody = voice_shifted(prosody, shift)
+            prosody, gain_db = self._prosody(tokens, style, voice, speed, emotion, index, fit)
             span = speech_span(prosody)  # the edge silence is trimmed below: not rendered at all
             audio = self.model.render(tokens, style, prosody, span).float().cpu().numpy()
-        if emotion is not None:
+        if gain_db:
             audio = finish_audio(audio, gain_db)
         start, end = speech_bounds(audio, SAMPLE_RATE)
         lead_in = span[0] * SAMPLES_PER_FRAME + start

@@ -10,6 +10,7 @@ Torch-free: the servers and the CLI build requests without loading the model.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Union
 
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 
 SPEED_RANGE = (0.25, 4.0)  # OpenAI's range; past 2x, short sounds reach the model's one-frame floor
 PAUSE_RANGE_S = (0.0, 5.0)
+# duration_s: the clip's length is fitted within this factor of the text's natural length (the engine checks it:
+# it needs the model's predicted durations); further out, speech is too rushed or too drawn out to follow.
+DURATION_FIT_RANGE = (0.5, 2.0)
 MIN_SEGMENT_TOKENS = 16
 LANGS = ("auto", *TEXT_LANGS)
 
@@ -44,6 +48,9 @@ class SynthesisRequest:
     first_max_tokens: int | None = None
     pause_s: float | None = None  # silence after a sentence (less after a cut inside one); None: segment_pause_s
     emotion: EmotionSpec | None = None  # None keeps the voice's own prosody; see ``indextts.emotion``
+    # The whole clip lasts this many seconds (+-10 ms): durations and pauses scaled from the natural reading
+    # (after speed and emotion tempo), within DURATION_FIT_RANGE of it. None: the natural length.
+    duration_s: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
@@ -60,6 +67,11 @@ class SynthesisRequest:
         if self.pause_s is not None and not PAUSE_RANGE_S[0] <= self.pause_s <= PAUSE_RANGE_S[1]:
             raise InputError(f"pause between segments must be {PAUSE_RANGE_S[0]:g}-{PAUSE_RANGE_S[1]:g} s, "
                              f"got {self.pause_s}", field="pause_s")
+        if self.duration_s is not None and (isinstance(self.duration_s, bool)
+                                            or not isinstance(self.duration_s, (int, float))
+                                            or not math.isfinite(self.duration_s) or self.duration_s <= 0):
+            raise InputError(f"duration_s must be a positive number of seconds, got {self.duration_s!r}",
+                             field="duration_s")
         if self.emotion is not None and not isinstance(self.emotion, EmotionSpec):
             raise InputError(f"emotion must be an EmotionSpec or None, got {type(self.emotion).__name__}",
                              field="emotion")

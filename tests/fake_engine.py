@@ -19,6 +19,10 @@ from indextts.voice_studio import VoiceStudio
 from indextts.voices import Voice, VoiceBank
 
 
+# Half a second (20 frames of 25 ms) over the three tokens and the two boundary zeros; no words to time.
+FAKE_PROSODY = types.SimpleNamespace(f0=torch.zeros(40), frames=torch.tensor([4, 4, 4, 4, 4]))
+
+
 class FakeEngine:
     """Stands in for the model: half a second of tone per sentence, each optionally slow (real voice bank,
     blank packs). ``rendered`` counts the segments made, so tests can see work stop. The glossary is a real
@@ -44,7 +48,7 @@ class FakeEngine:
         request = SynthesisRequest.of(request, **options)
         if "forbidden" in request.text:
             raise InputError("the engine refused this text")
-        return [types.SimpleNamespace(text=part.strip() + ".", lang="en", phonemes="", tokens=(1, 2, 3))
+        return [types.SimpleNamespace(text=part.strip() + ".", lang="en", phonemes="", tokens=(1, 2, 3), words=())
                 for part in request.text.split(".") if part.strip()]
 
     def words(self, text, lang="auto"):
@@ -67,7 +71,7 @@ class FakeEngine:
                 self.rendered += 1
                 audio = (0.2 * np.sin(np.arange(12000) * 2 * np.pi * 440 / 24000)).astype(np.float32)
                 yield SegmentResult(segment.text, segment.lang, resolved.name, segment.tokens, audio, 0.0,
-                                    types.SimpleNamespace(f0=torch.zeros(8)), self.delay_s)
+                                    FAKE_PROSODY, self.delay_s)
         return render()
 
     def stream_pieces(self, segments, pause_s=None):

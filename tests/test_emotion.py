@@ -184,7 +184,8 @@ def test_ui_emotion_inputs(live_server):
     params = [p["parameter_name"] for p in
               client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/synthesize"]["parameters"]]
     assert params[:8] == ["text", "voice", "speed", "lang", "max_tokens", "pause_s", "fmt", "ui_lang"]
-    assert params[8:] == ["emo_mode", *EMOTIONS, "emo_weight", "emo_text", "emo_reference", "emo_random", "emo_seed"]
+    assert params[8:] == ["emo_mode", *EMOTIONS, "emo_weight", "emo_text", "emo_reference", "emo_random", "emo_seed",
+                          "duration_s"]  # new inputs come last: older clients' positional calls keep working
     audio, *_ = client.predict("Hello there.", "jm_kumo", 1.0, "en", 400, 0.25, "wav", "en", "text",
                                emo_text="excited and a little scared", api_name="/synthesize")
     assert sf.info(audio).duration > 0.5

@@ -129,15 +129,19 @@ def voice_shifted(prosody: Prosody, voice_shift_st: float) -> Prosody:
 
 
 def emotional_prosody(model, tokens: torch.Tensor, style: torch.Tensor, speed: float, prosody: Prosody,
-                      spec: EmotionSpec, index: int = 0, voice_shift_st: float = 0.0) -> tuple[Prosody, float]:
+                      spec: EmotionSpec, index: int = 0, voice_shift_st: float = 0.0, tempo: float = 1.0,
+                      pause: float = 1.0) -> tuple[Prosody, float]:
     """(edited prosody, segment gain in dB). Call inside the engine's lock and inference mode.
-    ``voice_shift_st`` (a cloned voice's pitch correction) adds to the emotion's F0 level."""
+    ``voice_shift_st`` (a cloned voice's pitch correction) adds to the emotion's F0 level; ``tempo`` and
+    ``pause`` multiply the emotion's own (a requested length's fit, ``duration_fit``: emotion first, then the fit)."""
     edit = resolve_edit(model, tokens, style, prosody, spec)
     gen = _generator(spec, index)
-    if gen is None and edit.is_neutral:
+    if gen is None and edit.is_neutral and tempo == pause == 1.0:
         return voice_shifted(prosody, voice_shift_st), 0.0
     if gen is not None:
         edit = _perturb(edit, gen)
+    if tempo != 1.0 or pause != 1.0:
+        edit = replace(edit, tempo=edit.tempo * tempo, pause=edit.pause * pause)
     device = prosody.frames.device
 
     # 1. durations, 2. the model's curves for them

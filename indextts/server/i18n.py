@@ -57,6 +57,9 @@ EN: dict[str, str] = {
     "seg_empty": "(type some text to see how it will be split)",
     "adv_accordion": "Advanced",
     "pause": "Silence between segments (s)",
+    "duration": "Exact length (s)",
+    "duration_info": "Empty: the natural length. Set: pauses, then speech, retimed to last exactly this long "
+                     "(0.5x-2x of the natural length).",
     "no_seed": "The model is deterministic: the same input always gives the same audio (the emotion seed only "
                "matters with random variation on).",
     # emotion
@@ -97,6 +100,7 @@ EN: dict[str, str] = {
     "audio": "Speech",
     "fmt": "Download format",
     "download": "Download",
+    "subtitles": "Subtitles (SRT and WebVTT, timed by word)",
     "pitch": "Pitch (F0)",
     "pitch_time": "time (s)",
     "pitch_hz": "pitch (Hz)",
@@ -230,6 +234,8 @@ ZH: dict[str, str] = {
     "seg_empty": "（输入文本后可查看分段）",
     "adv_accordion": "高级设置",
     "pause": "段间静音（秒）",
+    "duration": "精确时长（秒）",
+    "duration_info": "留空：自然时长。填写：先调停顿、再调语速，使音频正好这么长（自然时长的 0.5-2 倍）。",
     "no_seed": "模型是确定性的：相同输入总是生成相同的音频（情感种子只在开启随机变化时起作用）。",
     "emo_accordion": "情感",
     "emo_help": "情感只改变**韵律**：音高的高低、起伏和走向，响度，语速和停顿，通过模型自身的时长、音高和能量预测实现。"
@@ -265,6 +271,7 @@ ZH: dict[str, str] = {
     "audio": "语音",
     "fmt": "下载格式",
     "download": "下载",
+    "subtitles": "字幕（SRT 与 WebVTT，按词计时）",
     "pitch": "音高（F0）",
     "pitch_time": "时间（秒）",
     "pitch_hz": "音高（赫兹）",

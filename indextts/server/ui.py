@@ -36,9 +36,11 @@ from ..engine import SAMPLE_RATE, SegmentResult, SynthesisResult, pause_after, s
 from ..errors import Cancelled, IndexTTSError, InputError
 from ..glossary_store import FORMATS as GLOSSARY_FORMATS, checked, entry_dict
 from ..request import LANGS, SPEED_RANGE, SynthesisRequest
+from ..subtitles import FORMATS as SUBTITLE_FORMATS, subtitles
 from ..text.annotations import markup, parse_annotations
 from ..text.coverage import find_unreadable
 from ..text.vocab import MAX_MODEL_TOKENS
+from ..timing import synthesis_timing
 from ..voices import LANGUAGES, Voice
 from .audio_codec import encode
 from .engine_holder import EngineHolder, EngineNotReady
@@ -302,13 +304,14 @@ class _Page:
     def synthesize(self, text, voice, speed, lang, max_tokens, pause_s, fmt, ui_lang, history, stats,
                    emo_mode="voice", happy=0.0, angry=0.0, sad=0.0, afraid=0.0, disgusted=0.0, melancholic=0.0,
                    surprised=0.0, calm=0.0, emo_weight=1.0, emo_text="", emo_reference=None, emo_random=False,
-                   emo_seed=0, session_voices=None, progress=gr.Progress()):
+                   emo_seed=0, session_voices=None, duration_s=None, progress=gr.Progress()):
         """Speak the text through ``engine.stream`` so progress moves, each segment plays in the live
         player as soon as it is made, and Stop (``cancels=``) takes effect between segments;
         ``engine.join`` makes the same clip one ``synthesize`` call would.
         Emotion: ``emo_mode`` voice | reference (``emo_reference``, an audio file) | vector (the eight
         values 0-1) | text (``emo_text``), with ``emo_weight`` 0-1, ``emo_random`` and ``emo_seed``.
-        ``session_voices``: this session's unsaved clones (its gr.State), which ``voice`` may name."""
+        ``session_voices``: this session's unsaved clones (its gr.State), which ``voice`` may name.
+        ``duration_s``: the clip's exact length in seconds; None or 0 (the field left empty): the natural one."""
         ui_lang = normalize_lang(ui_lang)
         if self.holder.state == "loading":
             self.metrics.count_error("ui", "not_ready")
@@ -319,7 +322,8 @@ class _Page:
                                    emo_weight, emo_text, emo_reference, emo_random, emo_seed)
             speech = SynthesisRequest(text, voice=chosen_voice(voice, session_voices) or None,  # "" = by language
                                       speed=float(speed), lang=lang, max_tokens=int(max_tokens),
-                                      pause_s=float(pause_s), emotion=emotion)
+                                      pause_s=float(pause_s), emotion=emotion,
+                                      duration_s=float(duration_s) if duration_s else None)
             count = len(engine.segments(speech))
             speech = speech.but(voice=engine.resolve_voice(speech))  # once: the name shown is the voice spoken
             used = speech.voice.name
@@ -336,8 +340,10 @@ class _Page:
                 gr.Warning(skipped.warning())
             request = {"text": text, "voice": voice, "voice_used": used, "speed": float(speed), "lang": lang,
                        "max_tokens": speech.max_tokens, "pause_s": speech.pause_s, "source": "ui",
-                       "emotion": emotion.describe() if emotion is not None else None}
+                       "emotion": emotion.describe() if emotion is not None else None,
+                       "duration_s": speech.duration_s}
             saved = self.store.save(joined, request, "wav")
+            self.write_subtitles(engine, speech, joined, saved.audio_path)
             download = self.export(str(saved.audio_path), fmt)
         except IndexTTSError as exc:  # InputError, EngineNotReady: the message is for the user
             kind = "not_ready" if isinstance(exc, EngineNotReady) else "invalid_request"
@@ -359,6 +365,26 @@ class _Page:
         yield (str(saved.audio_path), download, self.pitch_update(pitch, ui_lang), history,
                history_table(history, ui_lang), [h.wav_path for h in history], stats,
                self.status_line(ui_lang, stats), gr.skip())
+
+    @staticmethod
+    def write_subtitles(engine, speech: SynthesisRequest, joined: SynthesisResult, audio_path: Path) -> None:
+        """The clip's words as SRT and WebVTT beside its audio (``<id>.srt``, ``<id>.vtt``: retention removes them
+        with it), for the Subtitles download. A failure is logged; the generation still succeeds."""
+        try:
+            words = synthesis_timing(engine, speech, joined).words
+            for fmt in SUBTITLE_FORMATS:
+                with atomic_path(audio_path.with_suffix(f".{fmt}")) as tmp:
+                    tmp.write_text(subtitles(words, fmt), encoding="utf-8")
+        except (ValueError, OSError) as exc:
+            log.warning("could not write the subtitles of %s: %s", audio_path.name, exc)
+
+    @staticmethod
+    def subtitle_files(wav_path: str | None) -> list[str] | None:
+        """The SRT and WebVTT files of the clip on show (None when it has none)."""
+        if not wav_path:
+            return None
+        found = [str(p) for p in (Path(wav_path).with_suffix(f".{fmt}") for fmt in SUBTITLE_FORMATS) if p.is_file()]
+        return found or None
 
     # -- voice cloning and the library -------------------------------------------------------
     def voice_lists(self, selected: str | None, lang: str = DEFAULT_UI_LANG,
@@ -812,6 +838,9 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
                 with adv_accordion:
                     pause = label(gr.Slider(0.0, 2.0, value=min(cfg.segment_pause_s, 2.0), step=0.05,
                                             label=t(lang0, "pause")), "pause")
+                    duration = label(gr.Number(None, minimum=0, step=0.1, label=t(lang0, "duration"),
+                                               info=t(lang0, "duration_info"), elem_id="duration"),
+                                     "duration", info="duration_info")
                     markdown("no_seed")
                 with gr.Row():
                     generate = gr.Button(t(lang0, "generate"), variant="primary", interactive=False,
@@ -834,6 +863,8 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
                                 "fmt")
                     download = label(gr.File(label=t(lang0, "download"), interactive=False, scale=2,
                                              elem_id="download"), "download")
+                subtitle_files = label(gr.File(label=t(lang0, "subtitles"), file_count="multiple", interactive=False,
+                                               elem_id="subtitles"), "subtitles")
                 pitch = gr.LinePlot(pd.DataFrame({"time_s": [], "f0_hz": []}), x="time_s", y="f0_hz",
                                     label=t(lang0, "pitch"), x_title=t(lang0, "pitch_time"),
                                     y_title=t(lang0, "pitch_hz"), height=220, elem_id="pitch")
@@ -917,7 +948,7 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
         emotion_inputs = [emo_mode, *emo_sliders, emo_weight, emo_text, emo_reference, emo_random, emo_seed]
         gen_event = generate.click(
             page.synthesize, [text, voice, speed, text_lang, max_tokens, pause, fmt, ui_lang, history, stats,
-                              *emotion_inputs, session_voices],
+                              *emotion_inputs, session_voices, duration],
             [audio, download, pitch, history, history_df, history_files, stats, status, live],
             api_name="synthesize", show_progress_on=[audio],
             api_description="Speak the text; returns the wav file, the download in `fmt`, the pitch plot, "
@@ -928,6 +959,8 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
         # Stop also silences the live player: what it has buffered would otherwise play on.
         stop.click(None, None, [live], js="() => null", cancels=[gen_event], api_visibility="private")
         fmt.change(page.convert, [fmt, current], [download], api_visibility="private")
+        # the clip on show (generated or replayed): its SRT and WebVTT files
+        current.change(page.subtitle_files, [current], [subtitle_files], api_visibility="private", queue=False)
         history_df.select(page.replay, [history, fmt, ui_lang], [audio, download, pitch, current],
                           api_visibility="private")
 

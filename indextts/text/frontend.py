@@ -4,8 +4,9 @@ Responsibilities: split text into sentences (one segment each) and, only when a 
 the token budget, into clauses, then words; pick each sentence's language; normalize and
 phonemize it; map phonemes to Kokoro token ids; say which characters it cannot read
 (``unreadable``); honour the readings the user set (inline annotations, glossary entries: see
-``annotations``, ``glossary``) and list the words it read (``words``). It knows nothing about tensors
-or audio.
+``annotations``, ``glossary``) and list the words it read (``words``); record in each segment which
+phonemes say each written word (``Segment.words``, see ``word_spans``: word timestamps). It knows nothing
+about tensors or audio.
 
 Readings the user set: the glossary's matches become inline annotations, the annotations are parsed
 into plain text + override spans, and the plain text is segmented as usual (a segment's text has no
@@ -18,7 +19,7 @@ G2P (``G2P.respelling_phonemes``); pinyin inside English as its Mandarin phoneme
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Sequence
 
@@ -31,6 +32,7 @@ from .langdetect import HAN_RE, resolve_langs
 from .normalize import normalize
 from .readings import PHONEMES, PINYIN
 from .vocab import MAX_MODEL_TOKENS, clean_phonemes, is_speakable, to_tokens
+from .word_spans import WordSpan, shifted, word_spans
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,8 @@ class Segment:
     normalized: str = ""       # what the G2P read (numbers, dates... as words), for display/debug
     ends: str = "sentence"     # where the source text is cut after it: "sentence", "clause" or "word"
                                # (mid-sentence cuts get a shorter pause when segments are joined)
+    # the written words of ``text`` (offsets into it) with the phonemes that say them: word timestamps
+    words: tuple[WordSpan, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class _Piece:
     phonemes: str
     tokens: tuple[int, ...]
     ends: str = "sentence"
+    words: tuple[WordSpan, ...] = ()   # offsets into the whole input text
 
 
 # Levels at which an over-long piece is split: clauses, words, the pieces of an unknown run-together
@@ -115,6 +120,10 @@ class Frontend:
                     part.ends = "clause" if seg.ends_clause(text[part.start:part.end]) else "word"
                 pieces += parts
             offset += len(sentence)
+        for p in pieces:
+            source = text[p.start:p.end]  # read as in _fit: the same cached G2P result
+            _, units = self._read_piece(source, p.lang, _inside(overrides, p.start, len(source)))
+            p.words = shifted(word_spans(source, units, p.phonemes, p.lang), p.start)
         segments = self._merge_unspeakable(text, pieces)
         if not segments:
             log.warning("no speakable text in %r", text[:80])
@@ -310,8 +319,12 @@ class Frontend:
             if pending_start is not None:
                 p.start, pending_start = pending_start, None
             kept.append(p)
-        return [Segment(text[p.start:p.end].strip(), p.lang, p.phonemes, p.tokens, p.normalized, p.ends)
-                for p in kept]
+        segments = []
+        for p in kept:
+            start = p.start + len(text[p.start:p.end]) - len(text[p.start:p.end].lstrip())
+            segments.append(Segment(text[p.start:p.end].strip(), p.lang, p.phonemes, p.tokens, p.normalized, p.ends,
+                                    shifted(p.words, -start)))
+        return segments
 
 
 def _normalize_between(chunk: str, lang: str) -> str:

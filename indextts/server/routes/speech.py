@@ -30,7 +30,9 @@ from ...engine import Engine, SegmentResult, SynthesisResult
 from ...errors import InputError
 from ...request import LANGS, SPEED_RANGE, SynthesisRequest
 from ...model import SAMPLE_RATE
+from ...subtitles import subtitles
 from ...text.coverage import find_unreadable
+from ...timing import ClipTiming, synthesis_timing
 from ...voices import OPENAI_VOICES
 from ..audio_codec import PCM_MEDIA_TYPE, RESPONSE_FORMATS, STREAM_FORMATS, encode, wav_stream_header
 from ..error_boundary import APIError, error_response
@@ -39,6 +41,7 @@ from .common import MODEL_ID, MODEL_NAMES, RouteContext, default_field, once, pa
 log = logging.getLogger(__name__)
 
 SPEECH_ROUTE = "/v1/audio/speech"
+TIMED_ROUTE = "/v1/audio/speech/timed"  # the same speech as JSON, with word and segment times
 DEFAULT_FORMAT = "mp3"  # OpenAI's default, so drop-in clients get what they expect
 VOLUME_RANGE = (0.1, 4.0)
 LANG_CODES = {"a": "en", "b": "en", "z": "zh"}  # Kokoro's language letters that this app reads
@@ -77,6 +80,16 @@ class SpeechRequest(BaseModel):
     emotion_weight: float = Field(1.0, description="0-1: how far from neutral (IndexTTS2's emo_alpha)")
     emotion_random: bool = Field(False, description="seeded random variation of the prosody")
     emotion_seed: int = Field(0, description="seed for emotion_random: the same seed gives the same audio")
+    duration_s: float | None = Field(None, description="the clip lasts this many seconds (+-10 ms; extension): "
+                                                       "pauses and then speech retimed, within 0.5x-2x of the "
+                                                       "text's natural length (a 400 names it); streams too")
+
+
+class TimedSpeechRequest(SpeechRequest):
+    """``POST /v1/audio/speech/timed``: the speech body, plus the subtitles to send with the word times."""
+
+    subtitles: Literal["srt", "vtt"] | None = Field(None, description="also send the words as subtitles: srt "
+                                                                       "(SubRip) or vtt (WebVTT)")
 
 
 # ---------------------------------------------------------------- the engine calls (one helper each)
@@ -96,13 +109,22 @@ def synthesis_request(req: SpeechRequest, voice: str, emotion: EmotionSpec | Non
     """The HTTP body as the engine's request, built once and passed whole. The engine gets the voice as asked
     (``voice``: the canonical name, for a request that named none)."""
     return SynthesisRequest(req.input, voice=req.voice or voice, speed=req.speed, lang=req.lang, emotion=emotion,
-                            first_max_tokens=first_max_tokens)
+                            first_max_tokens=first_max_tokens, duration_s=req.duration_s)
 
 
 def start_speech(engine: Engine, request: SynthesisRequest) -> Iterator[SegmentResult]:
     """The engine's segment iterator (the one place the API calls ``engine.stream``): everything is checked
     now, each segment is rendered as it is pulled."""
     return engine.stream(request)
+
+
+def clip_words(engine: Engine, request: SynthesisRequest, result: SynthesisResult) -> ClipTiming:
+    """When each written word and each segment is heard in ``result`` (before any volume change)."""
+    try:
+        return synthesis_timing(engine, request, result)
+    except ValueError:  # the text reads differently now: the glossary changed while the audio was made
+        raise APIError(409, "the glossary changed while this request was rendered, so its words cannot be timed; "
+                            "send it again", code="conflict", kind="conflict") from None
 
 
 # ---------------------------------------------------------------- request checks
@@ -189,7 +211,7 @@ def speech_record(req: SpeechRequest, voice: str, emotion: EmotionSpec | None) -
     """The request as kept in the output's sidecar."""
     return {"source": "api", "model": req.model, "input": req.input, "voice": req.voice, "voice_used": voice,
             "speed": req.speed, "lang": req.lang, "response_format": req.response_format, "stream": req.stream,
-            "emotion": emotion.describe() if emotion is not None else None}
+            "emotion": emotion.describe() if emotion is not None else None, "duration_s": req.duration_s}
 
 
 def louder(audio: np.ndarray, factor: float) -> np.ndarray:
@@ -271,6 +293,45 @@ def build(context: RouteContext) -> APIRouter:
         ext = {"opus": "ogg"}.get(req.response_format, req.response_format)
         headers["Content-Disposition"] = f'inline; filename="speech.{ext}"'
         return Response(audio, media_type=media_type, headers=headers)
+
+    @router.post(TIMED_ROUTE, tags=["speech"], response_class=JSONResponse, openapi_extra={"requestBody": {
+        "required": True, "content": {"application/json": {"schema": TimedSpeechRequest.model_json_schema()}}}})
+    async def timed_speech(request: Request) -> JSONResponse:
+        """The speech of ``/v1/audio/speech`` as JSON with when each word and segment is heard: ``audio`` (base64
+        in ``response_format``), ``sample_rate``, ``duration_s``, ``words`` and ``segments`` (``text``,
+        ``start_s``, ``end_s``), ``subtitles`` (the SRT or WebVTT asked for, else null), ``output_id``."""
+        started = time.monotonic()
+        req = parse_body(TimedSpeechRequest, await read_json(request))
+        check_request(req, max_chars)
+        if req.stream:
+            raise InputError("stream=true is not available here: the answer is one JSON document with the whole "
+                             "clip; leave stream off (or stream from /v1/audio/speech)", field="stream")
+        emotion = await to_thread.run_sync(emotion_spec, req)
+        engine = context.engine()
+        voice = resolve_voice(engine, req)
+        speech = synthesis_request(req, voice, emotion)
+        try:
+            async with admission.slot(timeout_s=context.time_left(started)):
+                began = time.perf_counter()
+                with default_field("text"):
+                    segments = await to_thread.run_sync(lambda: start_speech(engine, speech))
+                    made = await render_while_wanted(request, segments, started)
+                    result = await to_thread.run_sync(
+                        lambda: engine.join(made, compute_s=time.perf_counter() - began))
+        except TimeoutError:
+            timed_out(0)
+        timing = await to_thread.run_sync(clip_words, engine, speech, result)
+        result = scaled(result, req.volume_multiplier)
+        audio, _ = await to_thread.run_sync(encode, result.audio, result.sample_rate, req.response_format)
+        saved = await finish(result, {**speech_record(req, voice, emotion), "route": TIMED_ROUTE})
+        return JSONResponse({
+            "audio": base64.b64encode(audio).decode("ascii"), "response_format": req.response_format,
+            "sample_rate": result.sample_rate, "duration_s": round(result.duration_s, 3),
+            "words": [w.as_json() for w in timing.words], "segments": [s.as_json() for s in timing.segments],
+            "subtitles": subtitles(timing.words, req.subtitles) if req.subtitles else None,
+            "output_id": saved.id if saved is not None else None,
+        }, headers={"X-Audio-Duration": f"{result.duration_s:.3f}", "X-RTF": f"{result.rtf:.4f}",
+                    **text_warning_headers(req.input, req.lang)})
 
     def timed_out(done: int) -> NoReturn:
         log.warning("speech request stopped after %d segment(s): past server.request_timeout_s", done)
