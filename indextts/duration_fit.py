@@ -92,7 +92,7 @@ def natural_segment(tokens: torch.Tensor, prosody: Prosody, natural_frames: torc
 
 
 def pause_samples(pause_s: float) -> int:
-    """Samples of a pause, as ``Engine.stream_pieces`` makes it."""
+    """Samples of a pause: how the joined clip, the stream and the duration plan all count it."""
     return int(pause_s * SAMPLE_RATE)
 
 

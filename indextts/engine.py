@@ -18,7 +18,7 @@ import torch
 
 from .audio import limit_peak, speech_bounds
 from .config import Settings
-from .duration_fit import DurationFit, DurationPlan, exact_tail, natural_segment, plan_duration
+from .duration_fit import DurationFit, DurationPlan, exact_tail, natural_segment, pause_samples, plan_duration
 from .emotion import EmotionSpec
 from .emotion.apply import emotional_prosody, finish_audio, voice_shifted
 from .errors import ConfigError, InputError
@@ -324,7 +324,7 @@ class Engine:
                     return
                 made += len(result.audio)
                 pause_s = plan.pause_after(i, made)
-                made += int(pause_s * SAMPLE_RATE)  # as stream_pieces makes it
+                made += pause_samples(pause_s)
                 yield replace(result, pause_after_s=pause_s)
 
     def join(self, segments: list[SegmentResult], pause_s: float | None = None,
@@ -347,7 +347,7 @@ class Engine:
             for seg in segments:
                 audio = segment_audio(seg)
                 if previous is not None:
-                    gap = np.zeros(int(pause_after(previous, pause_s) * SAMPLE_RATE), dtype=np.float32)
+                    gap = np.zeros(pause_samples(pause_after(previous, pause_s)), dtype=np.float32)
                     audio = np.concatenate([gap, audio])
                 previous = seg
                 yield audio
