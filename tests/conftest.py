@@ -81,6 +81,27 @@ def asr():
     return transcribe, normalize
 
 
+# ---------------------------------------------------------------- the browser
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (``playwright install`` cannot download browsers here);
+    skips the test where either is missing."""
+    if not CHROMIUM.exists():
+        pytest.skip("needs Chromium: apt-get install -y --no-install-recommends chromium chromium-driver")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs: pip install playwright==1.65.2")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 # ---------------------------------------------------------------- server fixtures
 # The app under test is the real `python app.py` process (one per session), plus
 # in-process apps (create_app + fake engines) for states a real model cannot be

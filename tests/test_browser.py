@@ -11,33 +11,14 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 TEXT = "Hello there. 你好，世界。"
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="needs Chromium: apt-get install -y --no-install-recommends chromium chromium-driver")
-
 
 def audio_duration(player) -> float:
     """The <audio> element's duration in seconds, once its metadata has loaded."""
     return player.evaluate(
         "a => new Promise(ok => a.readyState >= 1 ? ok(a.duration)"
         " : a.addEventListener('loadedmetadata', () => ok(a.duration), {once: true}))")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs: pip install playwright==1.65.2")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def test_generate_play_download_and_switch_language(live_server, browser, tmp_path):

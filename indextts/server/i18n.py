@@ -13,6 +13,7 @@ EN: dict[str, str] = {
     "title": "# IndexTTS WebUI",
     "subtitle": "Local text-to-speech (English and Mandarin) with Kokoro-82M. Nothing leaves this machine.",
     "ui_lang": "Interface language",
+    "tab_speech": "Speech",
     # input
     "text": "Text",
     "text_placeholder": "Type or paste what should be spoken…",
@@ -192,6 +193,7 @@ ZH: dict[str, str] = {
     "title": "# IndexTTS WebUI",
     "subtitle": "本地文本转语音（英语和普通话），模型为 Kokoro-82M。所有数据都不离开本机。",
     "ui_lang": "界面语言",
+    "tab_speech": "语音合成",
     "text": "文本",
     "text_placeholder": "输入或粘贴要朗读的文字…",
     "chars": "{n} / {limit} 字符",

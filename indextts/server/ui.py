@@ -47,6 +47,7 @@ from .engine_holder import EngineHolder, EngineNotReady
 from .i18n import DEFAULT_UI_LANG, TABLES, normalize_lang, t
 from .metrics import Metrics
 from .outputs import OutputStore
+from .tabs import TABS, PageKit
 
 log = logging.getLogger(__name__)
 LANGUAGES_ORDER = tuple(code for code, _ in LANGUAGES.values())  # the voice picker's groups: en-US, en-GB, zh ...
@@ -677,208 +678,218 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
         history = gr.State([])
         current = gr.State(None)  # the wav path on show (last generation or a replayed one)
 
-        with gr.Row():
-            # ---------------------------------------------------------------- input column
-            with gr.Column(scale=3):
-                text = label(gr.Textbox(label=t(lang0, "text"), placeholder=t(lang0, "text_placeholder"),
-                                        lines=6, max_lines=20, elem_id="text-input"),
-                             "text", placeholder="text_placeholder")
-                char_count = gr.Markdown(t(lang0, "chars", n=0, limit=cfg.max_chars), elem_id="char-count")
+        with gr.Tabs(elem_id="tabs"):
+            speech_tab = gr.Tab(t(lang0, "tab_speech"), id="speech", elem_id="tab-speech")
+            label(speech_tab, "tab_speech")
+            with speech_tab:
                 with gr.Row():
-                    # The names are known once the engine has loaded (each page asks then). "" = the default voice of the text's language. Any name (or mix) is accepted here, also
-                    # through gradio_client; the engine answers "unknown voice ..." for a wrong one.
-                    default_choice = (t(lang0, "voice_default", en=cfg.default_voice_en, zh=cfg.default_voice_zh), "")
-                    voice = label(any_voice(gr.Dropdown([default_choice], value="", allow_custom_value=True,
-                                                        label=t(lang0, "voice"), info=t(lang0, "voice_info"),
-                                                        elem_id="voice")),
-                                  "voice", info="voice_info")
-                    text_lang = gr.Radio(text_lang_choices(lang0), value="auto", label=t(lang0, "lang"),
-                                         info=t(lang0, "lang_info"), elem_id="text-lang")
-                    tr.append((text_lang, lambda lang: gr.update(label=t(lang, "lang"), info=t(lang, "lang_info"),
-                                                                 choices=text_lang_choices(lang))))
-                with gr.Row():
-                    preview_btn = gr.Button(t(lang0, "voice_preview"), size="sm", scale=1, elem_id="voice-preview")
-                    tr.append((preview_btn, lambda lang: gr.update(value=t(lang, "voice_preview"))))
-                    preview_audio = gr.Audio(type="filepath", interactive=False, label="Voice preview", show_label=False,
-                                             scale=3, elem_id="voice-preview-audio", autoplay=True)
-                speed = label(gr.Slider(SPEED_RANGE[0], SPEED_RANGE[1], value=1.0, step=0.05,
-                                        label=t(lang0, "speed")), "speed")
-                # Voice cloning: its result is a voice in the `voice` dropdown (no extra /synthesize inputs).
-                clone_acc = gr.Accordion(t(lang0, "clone_accordion"), open=False, elem_id="clone")
-                label(clone_acc, "clone_accordion")
-                with clone_acc:
-                    markdown("clone_note")
-                    clone_ref = label(gr.Audio(sources=["upload", "microphone"], type="filepath",
-                                               label=t(lang0, "clone_ref"), elem_id="clone-ref"), "clone_ref")
-                    with gr.Row():
-                        clone_btn = gr.Button(t(lang0, "clone_button"), elem_id="clone-button", scale=3)
-                        tr.append((clone_btn, lambda lang: gr.update(value=t(lang, "clone_button"))))
-                        clone_cancel = gr.Button(t(lang0, "clone_cancel"), elem_id="clone-cancel", scale=1,
-                                                 variant="stop")
-                        tr.append((clone_cancel, lambda lang: gr.update(value=t(lang, "clone_cancel"))))
-                    clone_msg = gr.Markdown("", label="Clone result", elem_id="clone-result")
-                    cloned = gr.State(None)  # the unsaved clone's voice name
-                    session_voices = gr.State({})  # this session's unsaved clones, {name: Voice}: no one else's
-                    with gr.Row():
-                        clone_name = label(gr.Textbox(label=t(lang0, "clone_name"), max_lines=1, scale=3,
-                                                      elem_id="clone-name"), "clone_name")
-                        clone_save = gr.Button(t(lang0, "clone_save"), scale=1, elem_id="clone-save")
-                        tr.append((clone_save, lambda lang: gr.update(value=t(lang, "clone_save"))))
-                    lib_acc = gr.Accordion(t(lang0, "lib_accordion"), open=False)
-                    label(lib_acc, "lib_accordion")
-                    with lib_acc:
+                    # ---------------------------------------------------------------- input column
+                    with gr.Column(scale=3):
+                        text = label(gr.Textbox(label=t(lang0, "text"), placeholder=t(lang0, "text_placeholder"),
+                                                lines=6, max_lines=20, elem_id="text-input"),
+                                     "text", placeholder="text_placeholder")
+                        char_count = gr.Markdown(t(lang0, "chars", n=0, limit=cfg.max_chars), elem_id="char-count")
                         with gr.Row():
-                            lib_voice = label(gr.Dropdown([], label=t(lang0, "lib_voice"), allow_custom_value=True,
-                                                          elem_id="lib-voice"), "lib_voice")
-                            lib_new = label(gr.Textbox(label=t(lang0, "lib_new_name"), max_lines=1), "lib_new_name")
+                            # The names are known once the engine has loaded (each page asks then). "" = the default
+                            # voice of the text's language. Any name (or mix) is accepted here, also through
+                            # gradio_client; the engine answers "unknown voice ..." for a wrong one.
+                            default_choice = (t(lang0, "voice_default", en=cfg.default_voice_en,
+                                                zh=cfg.default_voice_zh), "")
+                            voice = label(any_voice(gr.Dropdown([default_choice], value="", allow_custom_value=True,
+                                                                label=t(lang0, "voice"), info=t(lang0, "voice_info"),
+                                                                elem_id="voice")),
+                                          "voice", info="voice_info")
+                            text_lang = gr.Radio(text_lang_choices(lang0), value="auto", label=t(lang0, "lang"),
+                                                 info=t(lang0, "lang_info"), elem_id="text-lang")
+                            tr.append((text_lang, lambda lang: gr.update(label=t(lang, "lang"), info=t(lang, "lang_info"),
+                                                                         choices=text_lang_choices(lang))))
                         with gr.Row():
-                            lib_rename = gr.Button(t(lang0, "lib_rename"))
-                            lib_delete = gr.Button(t(lang0, "lib_delete"), variant="stop")
-                            lib_export = gr.Button(t(lang0, "lib_export"))
-                            for button, key in ((lib_rename, "lib_rename"), (lib_delete, "lib_delete"),
-                                                (lib_export, "lib_export")):
-                                tr.append((button, lambda lang, key=key: gr.update(value=t(lang, key))))
-                        lib_file = label(gr.File(label=t(lang0, "lib_import_file"), file_types=[".zip"],
-                                                 elem_id="lib-file"), "lib_import_file")
-                        lib_import = gr.Button(t(lang0, "lib_import"))
-                        tr.append((lib_import, lambda lang: gr.update(value=t(lang, "lib_import"))))
-                        with gr.Row():
-                            blend_a = label(gr.Dropdown([], label=t(lang0, "blend_a"), allow_custom_value=True),
-                                            "blend_a")
-                            blend_b = label(gr.Dropdown([], label=t(lang0, "blend_b"), allow_custom_value=True),
-                                            "blend_b")
-                            blend_w = label(gr.Slider(0.0, 1.0, value=0.5, step=0.05, label=t(lang0, "blend_weight")),
-                                            "blend_weight")
-                        with gr.Row():
-                            blend_name = label(gr.Textbox(label=t(lang0, "blend_name"), max_lines=1), "blend_name")
-                            blend_btn = gr.Button(t(lang0, "blend_button"))
-                            tr.append((blend_btn, lambda lang: gr.update(value=t(lang, "blend_button"))))
-                        lib_msg = gr.Markdown("")
-                emo_accordion = gr.Accordion(t(lang0, "emo_accordion"), open=False, elem_id="emotion")
-                label(emo_accordion, "emo_accordion")
-                with emo_accordion:
-                    markdown("emo_help")
-                    emo_mode = gr.Radio([(t(lang0, f"emo_mode_{m}"), m) for m in EMOTION_MODES], value="voice",
-                                        label=t(lang0, "emo_mode"), elem_id="emo-mode")
-                    tr.append((emo_mode, lambda lang: gr.update(
-                        label=t(lang, "emo_mode"), choices=[(t(lang, f"emo_mode_{m}"), m) for m in EMOTION_MODES])))
-                    with gr.Group(visible=False) as emo_vector_group:
-                        emo_sliders = []
-                        for row in (EMOTIONS[:4], EMOTIONS[4:]):
+                            preview_btn = gr.Button(t(lang0, "voice_preview"), size="sm", scale=1, elem_id="voice-preview")
+                            tr.append((preview_btn, lambda lang: gr.update(value=t(lang, "voice_preview"))))
+                            preview_audio = gr.Audio(type="filepath", interactive=False, label="Voice preview", show_label=False,
+                                                     scale=3, elem_id="voice-preview-audio", autoplay=True)
+                        speed = label(gr.Slider(SPEED_RANGE[0], SPEED_RANGE[1], value=1.0, step=0.05,
+                                                label=t(lang0, "speed")), "speed")
+                        # Voice cloning: its result is a voice in the `voice` dropdown (no extra /synthesize inputs).
+                        clone_acc = gr.Accordion(t(lang0, "clone_accordion"), open=False, elem_id="clone")
+                        label(clone_acc, "clone_accordion")
+                        with clone_acc:
+                            markdown("clone_note")
+                            clone_ref = label(gr.Audio(sources=["upload", "microphone"], type="filepath",
+                                                       label=t(lang0, "clone_ref"), elem_id="clone-ref"), "clone_ref")
                             with gr.Row():
-                                for name in row:
-                                    emo_sliders.append(label(gr.Slider(0.0, 1.0, value=0.0, step=0.05,
-                                                                       label=t(lang0, f"emo_{name}"), min_width=120,
-                                                                       elem_id=f"emo-{name}"), f"emo_{name}"))
-                    with gr.Group(visible=False) as emo_text_group:
-                        emo_text = label(gr.Textbox("", label=t(lang0, "emo_text"), lines=1, max_lines=2,
-                                                    placeholder=t(lang0, "emo_text_placeholder"), elem_id="emo-text"),
-                                         "emo_text", placeholder="emo_text_placeholder")
-                        emo_resolved = gr.Markdown(t(lang0, "emo_resolved_none"), elem_id="emo-resolved")
-                    with gr.Group(visible=False) as emo_reference_group:
-                        emo_reference = label(gr.Audio(label=t(lang0, "emo_reference"), type="filepath",
-                                                       sources=["upload", "microphone"], elem_id="emo-reference"),
-                                              "emo_reference")
-                        markdown("emo_reference_info")
-                    emo_weight = label(gr.Slider(0.0, 1.0, value=1.0, step=0.05, label=t(lang0, "emo_weight"),
-                                                 info=t(lang0, "emo_weight_info"), elem_id="emo-weight"),
-                                       "emo_weight", info="emo_weight_info")
-                    with gr.Row():
-                        emo_random = label(gr.Checkbox(False, label=t(lang0, "emo_random"), elem_id="emo-random"),
-                                           "emo_random")
-                        emo_seed = label(gr.Number(0, precision=0, minimum=0, maximum=2**31 - 1,
-                                                   label=t(lang0, "emo_seed"), info=t(lang0, "emo_seed_info"),
-                                                   elem_id="emo-seed"), "emo_seed", info="emo_seed_info")
-                seg_accordion = gr.Accordion(t(lang0, "seg_accordion"), open=True)
-                label(seg_accordion, "seg_accordion")
-                with seg_accordion:
-                    max_tokens = label(gr.Slider(16, MAX_MODEL_TOKENS, value=cfg.max_tokens_per_segment, step=1,
-                                                 label=t(lang0, "max_tokens"), info=t(lang0, "max_tokens_info")),
-                                       "max_tokens", info="max_tokens_info")
-                    seg_table = label(gr.Dataframe(page.preview_table("", "auto", cfg.max_tokens_per_segment, lang0),
-                                                   label=t(lang0, "seg_table"), interactive=False, wrap=True,
-                                                   max_height=300, elem_id="segments"), "seg_table")
-                gloss_accordion = gr.Accordion(t(lang0, "glossary_accordion"), open=False, elem_id="glossary")
-                label(gloss_accordion, "glossary_accordion")
-                with gloss_accordion:
-                    markdown("glossary_help")
-                    gloss_df = label(gr.Dataframe(page.glossary_frame(lang0), label=t(lang0, "glossary_table"),
-                                                  interactive=False, wrap=True, max_height=260,
-                                                  elem_id="glossary-table"), "glossary_table")
-                    with gr.Row():
-                        gloss_term = label(gr.Textbox(label=t(lang0, "glossary_term"), max_lines=1, scale=2,
-                                                      elem_id="glossary-term"), "glossary_term")
-                        gloss_lang = label(gr.Radio(["zh", "en"], value="zh", label=t(lang0, "glossary_lang"),
-                                                    scale=1, min_width=120, elem_id="glossary-lang"), "glossary_lang")
-                        gloss_reading = label(gr.Textbox(label=t(lang0, "glossary_reading"), max_lines=1, scale=3,
-                                                         elem_id="glossary-reading"), "glossary_reading")
-                    with gr.Row():
-                        gloss_add = gr.Button(t(lang0, "glossary_add"), variant="primary", elem_id="glossary-add")
-                        gloss_remove = gr.Button(t(lang0, "glossary_remove"), variant="stop",
-                                                 elem_id="glossary-remove")
-                        for button, key in ((gloss_add, "glossary_add"), (gloss_remove, "glossary_remove")):
-                            tr.append((button, lambda lang, key=key: gr.update(value=t(lang, key))))
-                    gloss_msg = gr.Markdown("", elem_id="glossary-message")
-                    with gr.Row():
-                        gloss_file = label(gr.File(label=t(lang0, "glossary_file"),
-                                                   file_types=[".csv", ".yaml", ".yml"], elem_id="glossary-file"),
-                                           "glossary_file")
-                        with gr.Column():
-                            gloss_import = gr.Button(t(lang0, "glossary_import"), elem_id="glossary-import")
-                            gloss_fmt = label(gr.Radio(list(GLOSSARY_FORMATS), value="csv",
-                                                       label=t(lang0, "glossary_format"), elem_id="glossary-format"),
-                                              "glossary_format")
-                            gloss_export = gr.Button(t(lang0, "glossary_export"), elem_id="glossary-export")
-                            for button, key in ((gloss_import, "glossary_import"), (gloss_export, "glossary_export")):
-                                tr.append((button, lambda lang, key=key: gr.update(value=t(lang, key))))
-                    gloss_out = gr.File(label="glossary", show_label=False, interactive=False, visible=False,
-                                        elem_id="glossary-download")  # shown once there is an export
-                adv_accordion = gr.Accordion(t(lang0, "adv_accordion"), open=False)
-                label(adv_accordion, "adv_accordion")
-                with adv_accordion:
-                    pause = label(gr.Slider(0.0, 2.0, value=min(cfg.segment_pause_s, 2.0), step=0.05,
-                                            label=t(lang0, "pause")), "pause")
-                    duration = label(gr.Number(None, minimum=0, step=0.1, label=t(lang0, "duration"),
-                                               info=t(lang0, "duration_info"), elem_id="duration"),
-                                     "duration", info="duration_info")
-                    markdown("no_seed")
-                with gr.Row():
-                    generate = gr.Button(t(lang0, "generate"), variant="primary", interactive=False,
-                                         elem_id="generate")
-                    stop = gr.Button(t(lang0, "stop"), variant="stop", elem_id="stop")
-                    tr.append((generate, lambda lang: gr.update(value=t(lang, "generate"))))
-                    tr.append((stop, lambda lang: gr.update(value=t(lang, "stop"))))
-                examples = gr.Examples(EXAMPLES, inputs=[text], label=t(lang0, "examples"))
-                label(examples.dataset, "examples")
-            # ---------------------------------------------------------------- output column
-            with gr.Column(scale=2):
-                # Plays each segment as it is made; the full clip lands in `audio` (no autoplay: heard once).
-                live = label(gr.Audio(label=t(lang0, "live"), streaming=True, autoplay=True, interactive=False,
-                                      buttons=[], visible=page.live_playback, elem_id="live-audio"), "live")
-                audio = label(gr.Audio(label=t(lang0, "audio"), type="filepath", interactive=False,
-                                       elem_id="output-audio"), "audio")
-                with gr.Row():
-                    fmt = label(gr.Radio(list(DOWNLOAD_FORMATS), value="wav", label=t(lang0, "fmt"), scale=1,
-                                         elem_id="download-format"),
-                                "fmt")
-                    download = label(gr.File(label=t(lang0, "download"), interactive=False, scale=2,
-                                             elem_id="download"), "download")
-                subtitle_files = label(gr.File(label=t(lang0, "subtitles"), file_count="multiple", interactive=False,
-                                               elem_id="subtitles"), "subtitles")
-                pitch = gr.LinePlot(pd.DataFrame({"time_s": [], "f0_hz": []}), x="time_s", y="f0_hz",
-                                    label=t(lang0, "pitch"), x_title=t(lang0, "pitch_time"),
-                                    y_title=t(lang0, "pitch_hz"), height=220, elem_id="pitch")
-                tr.append((pitch, lambda lang: gr.update(label=t(lang, "pitch"), x_title=t(lang, "pitch_time"),
-                                                         y_title=t(lang, "pitch_hz"))))
-                history_accordion = gr.Accordion(t(lang0, "history"), open=True)
-                label(history_accordion, "history")
-                with history_accordion:
-                    markdown("history_hint")
-                    history_df = gr.Dataframe(history_table([], lang0), interactive=False, wrap=True,
-                                              max_height=300, label="history", show_label=False,
-                                              elem_id="history")
-                    history_files = label(gr.File(label=t(lang0, "history_files"), file_count="multiple",
-                                                  interactive=False), "history_files")
+                                clone_btn = gr.Button(t(lang0, "clone_button"), elem_id="clone-button", scale=3)
+                                tr.append((clone_btn, lambda lang: gr.update(value=t(lang, "clone_button"))))
+                                clone_cancel = gr.Button(t(lang0, "clone_cancel"), elem_id="clone-cancel", scale=1,
+                                                         variant="stop")
+                                tr.append((clone_cancel, lambda lang: gr.update(value=t(lang, "clone_cancel"))))
+                            clone_msg = gr.Markdown("", label="Clone result", elem_id="clone-result")
+                            cloned = gr.State(None)  # the unsaved clone's voice name
+                            session_voices = gr.State({})  # this session's unsaved clones, {name: Voice}: no one else's
+                            with gr.Row():
+                                clone_name = label(gr.Textbox(label=t(lang0, "clone_name"), max_lines=1, scale=3,
+                                                              elem_id="clone-name"), "clone_name")
+                                clone_save = gr.Button(t(lang0, "clone_save"), scale=1, elem_id="clone-save")
+                                tr.append((clone_save, lambda lang: gr.update(value=t(lang, "clone_save"))))
+                            lib_acc = gr.Accordion(t(lang0, "lib_accordion"), open=False)
+                            label(lib_acc, "lib_accordion")
+                            with lib_acc:
+                                with gr.Row():
+                                    lib_voice = label(gr.Dropdown([], label=t(lang0, "lib_voice"), allow_custom_value=True,
+                                                                  elem_id="lib-voice"), "lib_voice")
+                                    lib_new = label(gr.Textbox(label=t(lang0, "lib_new_name"), max_lines=1), "lib_new_name")
+                                with gr.Row():
+                                    lib_rename = gr.Button(t(lang0, "lib_rename"))
+                                    lib_delete = gr.Button(t(lang0, "lib_delete"), variant="stop")
+                                    lib_export = gr.Button(t(lang0, "lib_export"))
+                                    for button, key in ((lib_rename, "lib_rename"), (lib_delete, "lib_delete"),
+                                                        (lib_export, "lib_export")):
+                                        tr.append((button, lambda lang, key=key: gr.update(value=t(lang, key))))
+                                lib_file = label(gr.File(label=t(lang0, "lib_import_file"), file_types=[".zip"],
+                                                         elem_id="lib-file"), "lib_import_file")
+                                lib_import = gr.Button(t(lang0, "lib_import"))
+                                tr.append((lib_import, lambda lang: gr.update(value=t(lang, "lib_import"))))
+                                with gr.Row():
+                                    blend_a = label(gr.Dropdown([], label=t(lang0, "blend_a"), allow_custom_value=True),
+                                                    "blend_a")
+                                    blend_b = label(gr.Dropdown([], label=t(lang0, "blend_b"), allow_custom_value=True),
+                                                    "blend_b")
+                                    blend_w = label(gr.Slider(0.0, 1.0, value=0.5, step=0.05, label=t(lang0, "blend_weight")),
+                                                    "blend_weight")
+                                with gr.Row():
+                                    blend_name = label(gr.Textbox(label=t(lang0, "blend_name"), max_lines=1), "blend_name")
+                                    blend_btn = gr.Button(t(lang0, "blend_button"))
+                                    tr.append((blend_btn, lambda lang: gr.update(value=t(lang, "blend_button"))))
+                                lib_msg = gr.Markdown("")
+                        emo_accordion = gr.Accordion(t(lang0, "emo_accordion"), open=False, elem_id="emotion")
+                        label(emo_accordion, "emo_accordion")
+                        with emo_accordion:
+                            markdown("emo_help")
+                            emo_mode = gr.Radio([(t(lang0, f"emo_mode_{m}"), m) for m in EMOTION_MODES], value="voice",
+                                                label=t(lang0, "emo_mode"), elem_id="emo-mode")
+                            tr.append((emo_mode, lambda lang: gr.update(
+                                label=t(lang, "emo_mode"), choices=[(t(lang, f"emo_mode_{m}"), m) for m in EMOTION_MODES])))
+                            with gr.Group(visible=False) as emo_vector_group:
+                                emo_sliders = []
+                                for row in (EMOTIONS[:4], EMOTIONS[4:]):
+                                    with gr.Row():
+                                        for name in row:
+                                            emo_sliders.append(label(gr.Slider(0.0, 1.0, value=0.0, step=0.05,
+                                                                               label=t(lang0, f"emo_{name}"), min_width=120,
+                                                                               elem_id=f"emo-{name}"), f"emo_{name}"))
+                            with gr.Group(visible=False) as emo_text_group:
+                                emo_text = label(gr.Textbox("", label=t(lang0, "emo_text"), lines=1, max_lines=2,
+                                                            placeholder=t(lang0, "emo_text_placeholder"), elem_id="emo-text"),
+                                                 "emo_text", placeholder="emo_text_placeholder")
+                                emo_resolved = gr.Markdown(t(lang0, "emo_resolved_none"), elem_id="emo-resolved")
+                            with gr.Group(visible=False) as emo_reference_group:
+                                emo_reference = label(gr.Audio(label=t(lang0, "emo_reference"), type="filepath",
+                                                               sources=["upload", "microphone"], elem_id="emo-reference"),
+                                                      "emo_reference")
+                                markdown("emo_reference_info")
+                            emo_weight = label(gr.Slider(0.0, 1.0, value=1.0, step=0.05, label=t(lang0, "emo_weight"),
+                                                         info=t(lang0, "emo_weight_info"), elem_id="emo-weight"),
+                                               "emo_weight", info="emo_weight_info")
+                            with gr.Row():
+                                emo_random = label(gr.Checkbox(False, label=t(lang0, "emo_random"), elem_id="emo-random"),
+                                                   "emo_random")
+                                emo_seed = label(gr.Number(0, precision=0, minimum=0, maximum=2**31 - 1,
+                                                           label=t(lang0, "emo_seed"), info=t(lang0, "emo_seed_info"),
+                                                           elem_id="emo-seed"), "emo_seed", info="emo_seed_info")
+                        seg_accordion = gr.Accordion(t(lang0, "seg_accordion"), open=True)
+                        label(seg_accordion, "seg_accordion")
+                        with seg_accordion:
+                            max_tokens = label(gr.Slider(16, MAX_MODEL_TOKENS, value=cfg.max_tokens_per_segment, step=1,
+                                                         label=t(lang0, "max_tokens"), info=t(lang0, "max_tokens_info")),
+                                               "max_tokens", info="max_tokens_info")
+                            seg_table = label(gr.Dataframe(page.preview_table("", "auto", cfg.max_tokens_per_segment, lang0),
+                                                           label=t(lang0, "seg_table"), interactive=False, wrap=True,
+                                                           max_height=300, elem_id="segments"), "seg_table")
+                        gloss_accordion = gr.Accordion(t(lang0, "glossary_accordion"), open=False, elem_id="glossary")
+                        label(gloss_accordion, "glossary_accordion")
+                        with gloss_accordion:
+                            markdown("glossary_help")
+                            gloss_df = label(gr.Dataframe(page.glossary_frame(lang0), label=t(lang0, "glossary_table"),
+                                                          interactive=False, wrap=True, max_height=260,
+                                                          elem_id="glossary-table"), "glossary_table")
+                            with gr.Row():
+                                gloss_term = label(gr.Textbox(label=t(lang0, "glossary_term"), max_lines=1, scale=2,
+                                                              elem_id="glossary-term"), "glossary_term")
+                                gloss_lang = label(gr.Radio(["zh", "en"], value="zh", label=t(lang0, "glossary_lang"),
+                                                            scale=1, min_width=120, elem_id="glossary-lang"), "glossary_lang")
+                                gloss_reading = label(gr.Textbox(label=t(lang0, "glossary_reading"), max_lines=1, scale=3,
+                                                                 elem_id="glossary-reading"), "glossary_reading")
+                            with gr.Row():
+                                gloss_add = gr.Button(t(lang0, "glossary_add"), variant="primary", elem_id="glossary-add")
+                                gloss_remove = gr.Button(t(lang0, "glossary_remove"), variant="stop",
+                                                         elem_id="glossary-remove")
+                                for button, key in ((gloss_add, "glossary_add"), (gloss_remove, "glossary_remove")):
+                                    tr.append((button, lambda lang, key=key: gr.update(value=t(lang, key))))
+                            gloss_msg = gr.Markdown("", elem_id="glossary-message")
+                            with gr.Row():
+                                gloss_file = label(gr.File(label=t(lang0, "glossary_file"),
+                                                           file_types=[".csv", ".yaml", ".yml"], elem_id="glossary-file"),
+                                                   "glossary_file")
+                                with gr.Column():
+                                    gloss_import = gr.Button(t(lang0, "glossary_import"), elem_id="glossary-import")
+                                    gloss_fmt = label(gr.Radio(list(GLOSSARY_FORMATS), value="csv",
+                                                               label=t(lang0, "glossary_format"), elem_id="glossary-format"),
+                                                      "glossary_format")
+                                    gloss_export = gr.Button(t(lang0, "glossary_export"), elem_id="glossary-export")
+                                    for button, key in ((gloss_import, "glossary_import"), (gloss_export, "glossary_export")):
+                                        tr.append((button, lambda lang, key=key: gr.update(value=t(lang, key))))
+                            gloss_out = gr.File(label="glossary", show_label=False, interactive=False, visible=False,
+                                                elem_id="glossary-download")  # shown once there is an export
+                        adv_accordion = gr.Accordion(t(lang0, "adv_accordion"), open=False)
+                        label(adv_accordion, "adv_accordion")
+                        with adv_accordion:
+                            pause = label(gr.Slider(0.0, 2.0, value=min(cfg.segment_pause_s, 2.0), step=0.05,
+                                                    label=t(lang0, "pause")), "pause")
+                            duration = label(gr.Number(None, minimum=0, step=0.1, label=t(lang0, "duration"),
+                                                       info=t(lang0, "duration_info"), elem_id="duration"),
+                                             "duration", info="duration_info")
+                            markdown("no_seed")
+                        with gr.Row():
+                            generate = gr.Button(t(lang0, "generate"), variant="primary", interactive=False,
+                                                 elem_id="generate")
+                            stop = gr.Button(t(lang0, "stop"), variant="stop", elem_id="stop")
+                            tr.append((generate, lambda lang: gr.update(value=t(lang, "generate"))))
+                            tr.append((stop, lambda lang: gr.update(value=t(lang, "stop"))))
+                        examples = gr.Examples(EXAMPLES, inputs=[text], label=t(lang0, "examples"))
+                        label(examples.dataset, "examples")
+                    # ---------------------------------------------------------------- output column
+                    with gr.Column(scale=2):
+                        # Plays each segment as it is made; the full clip lands in `audio` (no autoplay: heard once).
+                        live = label(gr.Audio(label=t(lang0, "live"), streaming=True, autoplay=True, interactive=False,
+                                              buttons=[], visible=page.live_playback, elem_id="live-audio"), "live")
+                        audio = label(gr.Audio(label=t(lang0, "audio"), type="filepath", interactive=False,
+                                               elem_id="output-audio"), "audio")
+                        with gr.Row():
+                            fmt = label(gr.Radio(list(DOWNLOAD_FORMATS), value="wav", label=t(lang0, "fmt"), scale=1,
+                                                 elem_id="download-format"),
+                                        "fmt")
+                            download = label(gr.File(label=t(lang0, "download"), interactive=False, scale=2,
+                                                     elem_id="download"), "download")
+                        subtitle_files = label(gr.File(label=t(lang0, "subtitles"), file_count="multiple", interactive=False,
+                                                       elem_id="subtitles"), "subtitles")
+                        pitch = gr.LinePlot(pd.DataFrame({"time_s": [], "f0_hz": []}), x="time_s", y="f0_hz",
+                                            label=t(lang0, "pitch"), x_title=t(lang0, "pitch_time"),
+                                            y_title=t(lang0, "pitch_hz"), height=220, elem_id="pitch")
+                        tr.append((pitch, lambda lang: gr.update(label=t(lang, "pitch"), x_title=t(lang, "pitch_time"),
+                                                                 y_title=t(lang, "pitch_hz"))))
+                        history_accordion = gr.Accordion(t(lang0, "history"), open=True)
+                        label(history_accordion, "history")
+                        with history_accordion:
+                            markdown("history_hint")
+                            history_df = gr.Dataframe(history_table([], lang0), interactive=False, wrap=True,
+                                                      max_height=300, label="history", show_label=False,
+                                                      elem_id="history")
+                            history_files = label(gr.File(label=t(lang0, "history_files"), file_count="multiple",
+                                                          interactive=False), "history_files")
+            kit = PageKit(page=page, holder=holder, settings=settings, store=store, ui_lang=ui_lang,
+                          session_voices=session_voices, label=label, markdown=markdown, tr=tr)
+            for build_tab in TABS:  # the other tabs (dubbing, batch, dialogue ...): one module each
+                build_tab(kit)
 
         # ---------------------------------------------------------------- events
         labelled = [component for component, _ in tr]
