@@ -44,11 +44,17 @@ def test_english_annotation_phonemes_verbatim_and_respelling(fe):
 
 def test_malformed_annotations_are_refused_by_name(fe):
     cases = {"[行](xing9)": "xing9", "走[行](": "[行](", "[行](xyz2)": "xyz2", "[长大](zhang3)": "1 syllable",
-             "[行](xing)": "pinyin with tone numbers", "[Kokoro](/kˈO€/)": "€", "[link](https://x.org)": "not a reading"}
+             "[行](xing)": "pinyin with tone numbers", "[Kokoro](/kˈO€/)": "€", "[link](x.org)": "not a reading"}
     for text, named in cases.items():
         with pytest.raises(InputError) as e:
             fe.segments(text)
         assert e.value.field == "text" and named in str(e.value), text
+
+
+def test_a_markdown_link_is_read_as_its_text(fe):
+    text = "Read [the guide](https://example.org/guide) or [mail us](mailto:a@b.org), see [below](#faq)."
+    assert parse_annotations(text) == ("Read the guide or mail us, see below.", ())
+    assert fe.segments(text)[0].text == "Read the guide or mail us, see below."
 
 
 def test_brackets_not_followed_by_a_paren_are_ordinary_text():

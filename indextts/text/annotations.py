@@ -4,7 +4,8 @@
 The rule for what is an annotation: ``[`` + text without brackets or line breaks + ``](`` starts one,
 and it must then be a whole, valid annotation (closed by ``)`` on the same line, a reading that fits
 the text), else the request is refused with an error naming it. Brackets not followed directly by
-``(`` are ordinary text: ``[1]``, ``[笑]``, ``[sic] (2019)``."""
+``(`` are ordinary text: ``[1]``, ``[笑]``, ``[sic] (2019)``. A Markdown link, ``[the docs](https://...)``
+(a target with a URL scheme, ``www.`` or ``#``), is read as its text: pasted Markdown speaks as it reads."""
 from __future__ import annotations
 
 import re
@@ -15,6 +16,7 @@ from .readings import Reading, check_fits, parse_reading
 
 _OPEN_RE = re.compile(r"\[([^\[\]\n]*)\]\(")
 _CLOSE_RE = re.compile(r"([^()\n]*)\)")
+_LINK_RE = re.compile(r"\s*(?:[A-Za-z][A-Za-z0-9+.-]*:|www\.|#)")  # https:, mailto:, www., #anchor
 QUOTE_CHARS = 40   # how much of a bad annotation an error quotes
 
 
@@ -54,6 +56,11 @@ def parse_annotations(text: str) -> tuple[str, tuple[Override, ...]]:
             raise InputError(f"annotation {rest!r} is not closed: write [text](reading) on one line, "
                              "e.g. [行](xing2)", field="text")
         markup, target, written = text[m.start():close.end()], m.group(1), close.group(1)
+        if _LINK_RE.match(written):  # a Markdown link: its text is what is read
+            plain.append(text[pos:m.start()] + target)
+            size += m.start() - pos + len(target)
+            pos = close.end()
+            continue
         try:
             reading = parse_reading(written)
             check_fits(target, reading)
