@@ -40,6 +40,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--fp16", action="store_true", default=None, help="same as --precision fp16")
     p.add_argument("--threads", type=int, help="CPU threads for torch (0 = all cores)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    scale = p.add_argument_group("scale out on Ray Serve (needs requirements-ray.txt; API only, no page)")
+    scale.add_argument("--replicas", type=int, help="serve the API from N engine replicas on a Ray instance of "
+                                                     "its own (--threads is then per replica)")
+    scale.add_argument("--num-cpus-per-replica", type=float, help="Ray CPUs each replica reserves (default 1)")
     return p.parse_args(argv)
 
 
@@ -48,7 +52,8 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
                                 "allow_no_auth": args.no_auth}.items() if v is not None}
     engine = {k: v for k, v in {"device": args.device, "precision": args.precision, "fp16": args.fp16,
                                 "threads": args.threads}.items() if v is not None}
-    return {key: value for key, value in {"server": server, "engine": engine}.items() if value}
+    scale = {"num_cpus_per_replica": args.num_cpus_per_replica} if args.num_cpus_per_replica is not None else {}
+    return {key: value for key, value in {"server": server, "engine": engine, "scale": scale}.items() if value}
 
 
 def port_free(host: str, port: int) -> bool:
@@ -85,6 +90,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: port {port} is already in use (on {host}); stop the program using it "
               f"or choose another port with --port", file=sys.stderr)
         return 1
+
+    if args.replicas is not None:  # only here is ray imported: the single process never loads it
+        from indextts.scale.options import ScaleOptions
+
+        try:
+            options = ScaleOptions(args.replicas).check()
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        from indextts.scale.supervisor import serve_replicas
+
+        return serve_replicas(settings, options)
 
     from indextts.model import host_memory
 

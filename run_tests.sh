@@ -19,7 +19,8 @@ fi
 test_packages=(chromium chromium-driver fonts-wqy-microhei)
 command -v ffmpeg >/dev/null 2>&1 || test_packages+=(ffmpeg)
 install_system_packages "the browser tests (or their live-player test) will be skipped" "${test_packages[@]}"
-bootstrap_venv requirements.txt requirements-test.txt
+# Ray Serve (optional for users) for tests/test_scale.py's --replicas tests: CI runs them.
+bootstrap_venv requirements.txt requirements-test.txt requirements-ray.txt
 PY="$VENV_DIR/bin/python"
 "$PY" -m indextts.weights ensure
 exec "$PY" -m pytest tests "$@"

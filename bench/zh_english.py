@@ -3,14 +3,23 @@
 Each sentence of bench/data/zh_english_terms.tsv (40 Chinese sentences, one brand name, programming
 language or acronym each) is synthesized by the engine in process with the default Mandarin voice and
 ``lang="auto"``, transcribed by Whisper base in Chinese mode (indextts.evaluation.asr), and counted as
-heard when the transcript contains the term or one of its listed spellings. Matching ignores case,
+heard when the transcript contains the term or one of its listed spellings. The Chinese around the term is
+scored too: ``zh_cer``, the character error rate over the Han characters only (the term left out of both
+sides), so a change that makes the term English must not blur the Chinese. Matching ignores case,
 spaces, hyphens, dots and underscores ("Chat GPT" == "ChatGPT", "Wi-Fi" == "WiFi", "G.P.U." == "GPU").
 A term Whisper writes in Chinese characters (派森 for Python) or as other Latin syllables is not heard.
 
 Usage:
-  python bench/zh_english.py [--voice zf_xiaobei] [--ids ze01 ze02] [--out bench/out] [--save-audio]
+  python bench/zh_english.py [--voice zf_xiaobei] [--blend 0.5] [--ids ze01 ze02] [--out bench/out] [--save-audio]
+                             [--seam]
   python bench/zh_english.py --rescore bench/out/zh_english.json
 Prints one row per sentence and the heard rate; writes <out>/zh_english.json.
+
+``--seam`` also measures the audio where the English run starts and ends (where a blended style switches):
+``seam_jump``, the largest sample-to-sample step within 25 ms of a switch over the clip's 99.9th percentile
+step, and ``seam_flux_pct``, the percentile (among all of the clip's 10 ms frames) of the largest spectral
+flux within 20 ms of a switch. A click is a step far above the clip's (jump >> 1) and the clip's top flux
+(~100); compare with ``--blend 0``, where the same places are plain phoneme boundaries.
 """
 from __future__ import annotations
 
@@ -62,13 +71,59 @@ def heard(item: TermSentence, transcript: str) -> bool:
     return any(_folded(spelling) in hyp for spelling in (item.term, *item.variants))
 
 
-def run(items: list[TermSentence], voice: str | None, audio_dir: Path | None) -> list[dict]:
+def han_cer(ref: str, hyp: str) -> float:
+    """Character error rate over the Han characters only (Latin and digit runs dropped from both sides)."""
+    han = lambda text: " ".join(u for u in asr.zh_units(text) if not u.isascii())  # noqa: E731
+    return asr.cer(han(ref), han(hyp))
+
+
+SEAM_JUMP_S, SEAM_FLUX_S = 0.025, 0.02
+
+
+def switch_samples(engine, text: str, result) -> list[int]:
+    """Sample positions in ``result.audio`` where the English runs start and end (the first frame of the run's
+    first token and of the token after it); only for a sentence rendered as one segment (no pauses to place)."""
+    from indextts.model import SAMPLE_RATE
+
+    segments = engine.segments(text, lang="auto")
+    if len(segments) != 1 or len(result.segments) != 1:
+        return []
+    rendered = result.segments[0]
+    starts = np.concatenate([[0], np.cumsum(rendered.prosody.frames.numpy())]) * 600
+    trim = round(rendered.trim_start_s * SAMPLE_RATE)
+    out = []
+    for a, b in segments[0].english_runs:  # token indices without the boundary token: +1 in the model input
+        out += [int(starts[a + 1]) - trim, int(starts[b + 1]) - trim]
+    return [n for n in out if 0 < n < len(result.audio)]
+
+
+def seam_metrics(audio: np.ndarray, switches: list[int], rate: int = 24000) -> dict:
+    """How a click would show at the ``switches`` (see the module docstring); {} without switches."""
+    if not switches:
+        return {}
+    steps = np.abs(np.diff(audio))
+    near = lambda n, half: steps[max(0, n - half): n + half]  # noqa: E731
+    jump = max(float(near(n, int(SEAM_JUMP_S * rate)).max()) for n in switches) / float(np.percentile(steps, 99.9))
+    hop, win = rate // 100, rate // 50
+    frames = np.lib.stride_tricks.sliding_window_view(audio, win)[::hop] * np.hanning(win)
+    mag = np.log1p(np.abs(np.fft.rfft(frames, axis=1)) * 100)
+    flux = np.concatenate([[0.0], np.clip(np.diff(mag, axis=0), 0, None).sum(axis=1)])
+    centre = lambda n: (n - win // 2) // hop  # noqa: E731
+    reach = int(SEAM_FLUX_S * rate) // hop
+    top = max(float(flux[max(0, centre(n) - reach): centre(n) + reach + 1].max()) for n in switches)
+    return {"seam_jump": round(jump, 3), "seam_flux_pct": round(float((flux < top).mean() * 100), 1)}
+
+
+def run(items: list[TermSentence], voice: str | None, audio_dir: Path | None, blend: float | None = None,
+        seam: bool = False) -> list[dict]:
     import torch
 
+    from indextts.config import Settings
     from indextts.engine import Engine
 
     torch.set_num_threads(2)
-    engine = Engine.load(warm_up=False)
+    overrides = {} if blend is None else {"engine": {"english_in_chinese_blend": blend}}
+    engine = Engine.load(Settings.load(overrides=overrides), warm_up=False)
     rows = []
     for item in items:
         t0 = time.perf_counter()
@@ -82,7 +137,8 @@ def run(items: list[TermSentence], voice: str | None, audio_dir: Path | None) ->
             audio_dir.mkdir(parents=True, exist_ok=True)
             sf.write(audio_dir / f"zh_english-{item.id}.wav", audio, result.sample_rate)
         ok = heard(item, hyp)
-        rows.append({**asdict(item), "heard": ok, "hyp": hyp,
+        seams = seam_metrics(audio, switch_samples(engine, item.text, result), result.sample_rate) if seam else {}
+        rows.append({**asdict(item), "heard": ok, "hyp": hyp, "zh_cer": round(han_cer(item.text, hyp), 4), **seams,
                      "phonemes": " | ".join(s.phonemes for s in engine.frontend.segments(item.text, "auto")),
                      "synth_s": round(t1 - t0, 2), "asr_s": round(time.perf_counter() - t1, 2)})
         print(f"{item.id} {'heard' if ok else 'MISSED':6} {item.term:12} {hyp}", flush=True)
@@ -92,11 +148,20 @@ def run(items: list[TermSentence], voice: str | None, audio_dir: Path | None) ->
 def summary(rows: list[dict]) -> dict:
     n_heard = sum(r["heard"] for r in rows)
     return {"n": len(rows), "heard": n_heard, "rate": round(n_heard / len(rows), 3) if rows else 0.0,
+            "zh_cer": round(float(np.mean([r["zh_cer"] for r in rows])), 4) if rows else 0.0,
+            **({"seam_jump_max": max(r["seam_jump"] for r in rows if "seam_jump" in r),
+                "seam_jump_median": float(np.median([r["seam_jump"] for r in rows if "seam_jump" in r])),
+                "seam_flux_pct_median": float(np.median([r["seam_flux_pct"] for r in rows if "seam_flux_pct" in r]))}
+               if any("seam_jump" in r for r in rows) else {}),
             "missed": [r["term"] for r in rows if not r["heard"]]}
 
 
 def print_summary(s: dict) -> None:
-    print(f"\nheard {s['heard']}/{s['n']} ({s['rate'] * 100:.1f} %); missed: {', '.join(s['missed']) or '-'}")
+    print(f"\nheard {s['heard']}/{s['n']} ({s['rate'] * 100:.1f} %); Chinese CER {s['zh_cer'] * 100:.1f} %; "
+          f"missed: {', '.join(s['missed']) or '-'}")
+    if "seam_jump_max" in s:
+        print(f"seams: jump max {s['seam_jump_max']:.2f}, median {s['seam_jump_median']:.2f}; "
+              f"flux percentile median {s['seam_flux_pct_median']:.1f}")
 
 
 def rescore(path: Path) -> None:
@@ -106,7 +171,7 @@ def rescore(path: Path) -> None:
     for r in data["rows"]:
         item = items.get(r["id"])
         if item is not None:
-            r.update(asdict(item), heard=heard(item, r["hyp"]))
+            r.update(asdict(item), heard=heard(item, r["hyp"]), zh_cer=round(han_cer(item.text, r["hyp"]), 4))
     data["summary"] = summary(data["rows"])
     print_summary(data["summary"])
     path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -115,6 +180,9 @@ def rescore(path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description="English terms inside Chinese: heard by Whisper?")
     ap.add_argument("--voice", default=None, help="voice name (default: the engine's Mandarin default)")
+    ap.add_argument("--blend", type=float, default=None,
+                    help="engine.english_in_chinese_blend for this run (default: the config's; 0 = off)")
+    ap.add_argument("--seam", action="store_true", help="measure the audio at the English runs' edges")
     ap.add_argument("--ids", nargs="+", help="only these sentence ids")
     ap.add_argument("--out", type=Path, default=BENCH / "out")
     ap.add_argument("--save-audio", action="store_true", help="write each WAV under <out>/audio/")
@@ -128,13 +196,14 @@ def main() -> None:
         items = [t for t in items if t.id in set(a.ids)]
     started = time.perf_counter()
     asr.load_model()
-    rows = run(items, a.voice, a.out / "audio" if a.save_audio else None)
+    rows = run(items, a.voice, a.out / "audio" if a.save_audio else None, a.blend, a.seam)
     s = summary(rows)
     print_summary(s)
     a.out.mkdir(parents=True, exist_ok=True)
     path = a.out / "zh_english.json"
     meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": " ".join(sys.argv),
             "machine": platform.machine(), "voice": a.voice or "engine default (zh)",
+            "english_in_chinese_blend": "config default" if a.blend is None else a.blend,
             "asr": "faster-whisper Whisper base int8, beam 5, language zh", "total_s": round(time.perf_counter() - started, 1)}
     path.write_text(json.dumps({"meta": meta, "summary": s, "rows": rows}, ensure_ascii=False, indent=1), encoding="utf-8")
     print(f"wrote {path}")

@@ -42,6 +42,9 @@ class EngineSettings(_Section):
     max_tokens_per_segment: int = Field(400, ge=16, le=MAX_TOKENS)
     segment_pause_s: float = Field(0.25, ge=0.0, le=5.0)
     stream_first_tokens: int = Field(48, ge=0, le=MAX_TOKENS)
+    # English words inside Chinese, with a stock Mandarin voice: how far their style moves toward the paired
+    # English voice (af_heart / am_michael), 0 = off (bench/RESULTS.md, "English inside Chinese")
+    english_in_chinese_blend: float = Field(0.5, ge=0.0, le=1.0)
 
     @property
     def decoder_precision(self) -> str:
@@ -112,6 +115,8 @@ class PathSettings(_Section):
     logs: Path = Path("logs")
     voices: Path = Path("voices")
     glossary: Path = Path("glossary.yaml")  # readings set by the user (indextts/glossary_store.py)
+    batches: Path | None = None  # batch jobs (indextts/batch/store.py); None: <outputs>/batches
+    presets: Path = Path("presets")  # named speech settings, one JSON file each (indextts/presets.py)
 
 
 MAX_LINK_TTL_S = 7 * 24 * 3600  # SigV4 presigned URLs live at most 7 days
@@ -150,6 +155,17 @@ class LauncherSettings(_Section):
     pid_file: Path = Path("logs/app.pid")  # relative to the config file's folder
 
 
+class ScaleSettings(_Section):
+    """Ray Serve replicas (./start_app.sh --replicas N; indextts/scale). The replica count is a flag."""
+
+    num_cpus_per_replica: float = Field(1.0, gt=0, le=256)  # Ray CPUs each replica reserves (--num-cpus-per-replica)
+    num_gpus_per_replica: float = Field(0.0, ge=0, le=16)  # Ray GPUs each replica reserves (0: CPU replicas)
+    # Serve's limit of requests in one replica; 0 = server.concurrency_limit + server.max_queue + 4 (the app's
+    # own queue answers first, with its 503 and Retry-After)
+    max_ongoing_requests: int = Field(0, ge=0, le=10_000)
+    max_queued_requests: int = Field(-1, ge=-1, le=100_000)  # waiting in Serve's proxy for a replica; -1 = no limit
+
+
 class Settings(_Section):
     engine: EngineSettings = EngineSettings()
     server: ServerSettings = ServerSettings()
@@ -157,6 +173,7 @@ class Settings(_Section):
     paths: PathSettings = PathSettings()
     launcher: LauncherSettings = LauncherSettings()
     weights: WeightsSettings = WeightsSettings()
+    scale: ScaleSettings = ScaleSettings()
 
     @classmethod
     def load(
@@ -190,7 +207,8 @@ class Settings(_Section):
         return settings._resolved(path.resolve().parent)
 
     def _resolved(self, base: Path) -> "Settings":
-        paths = {name: (value if value.is_absolute() else base / value) for name, value in self.paths}
+        paths = {name: (value if value is None or value.is_absolute() else base / value)
+                 for name, value in self.paths}
         pid_file = self.launcher.pid_file if self.launcher.pid_file.is_absolute() else base / self.launcher.pid_file
         return self.model_copy(update={"paths": PathSettings(**paths),
                                        "launcher": self.launcher.model_copy(update={"pid_file": pid_file})})

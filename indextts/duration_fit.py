@@ -110,13 +110,23 @@ class DurationPlan:
         return max(0, self.planned_ends[index] - made) / SAMPLE_RATE
 
 
+def natural_samples(segments: list[NaturalSegment]) -> int:
+    """The natural length of a text: its segments' predicted trimmed speech and the pauses between them."""
+    return sum(seg.speech_samples(DurationFit()) for seg in segments) + \
+        sum(pause_samples(seg.pause_after_s) for seg in segments[:-1])
+
+
+def natural_length_s(segments: list[NaturalSegment]) -> float:
+    return natural_samples(segments) / SAMPLE_RATE
+
+
 def plan_duration(segments: list[NaturalSegment], target_s: float,
                   measure: Callable[[DurationFit], list[int]] | None = None) -> DurationPlan:
     """The fit that makes ``segments`` last ``target_s``; InputError (field duration_s) outside
     DURATION_FIT_RANGE of the natural length, naming it. ``measure``: each segment's predicted trimmed speech
     (samples) under a fit, from the model's curves for it; the tempo is refined on it."""
     gaps = [pause_samples(seg.pause_after_s) for seg in segments[:-1]]
-    natural = sum(seg.speech_samples(DurationFit()) for seg in segments) + sum(gaps)
+    natural = natural_samples(segments)
     natural_s = natural / SAMPLE_RATE
     low, high = DURATION_FIT_RANGE
     if not low * natural_s <= target_s <= high * natural_s:

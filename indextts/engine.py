@@ -18,7 +18,8 @@ import torch
 
 from .audio import limit_peak, speech_bounds
 from .config import Settings
-from .duration_fit import DurationFit, DurationPlan, exact_tail, natural_segment, pause_samples, plan_duration
+from .duration_fit import (DurationFit, DurationPlan, NaturalSegment, exact_tail, natural_length_s,
+                           natural_segment, pause_samples, plan_duration)
 from .emotion import EmotionSpec
 from .emotion.apply import emotional_prosody, finish_audio, voice_shifted
 from .errors import ConfigError, InputError
@@ -104,6 +105,21 @@ def pause_after(segment: SegmentResult, pause_s: float) -> float:
 def segment_audio(segment: SegmentResult) -> np.ndarray:
     """A segment's audio as it sounds in the joined clip and in every stream: its peaks limited."""
     return limit_peak(segment.audio, SAMPLE_RATE)
+
+
+# The English voice whose manner a stock Mandarin voice borrows for English words (``Engine._style``), by the
+# voice's gender (its name's second letter): af_heart / am_michael are the default voices of their kind.
+ENGLISH_PAIRS = {"zf": "af_heart", "zm": "am_michael"}
+
+
+def english_pair(voice: Voice, voices: VoiceBank) -> str | None:
+    """The English voice paired with ``voice`` for English words inside Chinese, or None: only stock Mandarin
+    voices have one (a cloned, saved or mixed voice's gender and language are not known, so it reads English
+    words in its own manner, as before)."""
+    if voice.kind != "stock":
+        return None
+    pair = ENGLISH_PAIRS.get(voice.name[:2])
+    return pair if pair is not None and voices.kind(pair) is not None else None
 
 
 def pick_device(requested: str) -> str:
@@ -269,13 +285,18 @@ class Engine:
             for i, segment in enumerate(segments):
                 yield self._speak(segment, voice, speed, emotion, i)
 
-    def _plan_duration(self, segments: list[Segment], voice: Voice, request: SynthesisRequest) -> DurationPlan:
-        """Every segment's natural timing (the predictor only, no audio: a few % of the rendering), and the
-        fit to ``request.duration_s``; InputError naming the natural length when it is out of reach."""
+    def natural_length_s(self, request: SynthesisRequest | str, **options: Any) -> float:
+        """How long the request's clip lasts without ``duration_s``, as the duration plan predicts it (the
+        predictor only, no audio): what ``duration_s`` is fitted from (dubbing plans cues with it)."""
+        request = SynthesisRequest.of(request, **options)
+        return natural_length_s(self._naturals(self.segments(request), self.resolve_voice(request), request))
+
+    def _naturals(self, segments: list[Segment], voice: Voice, request: SynthesisRequest) -> list[NaturalSegment]:
+        """Every segment's natural timing (the predictor only, no audio: a few % of the rendering)."""
         pause_s = self._check_pause(request.pause_s)
         naturals = []
         for i, segment in enumerate(segments):
-            style = voice.style(len(segment.tokens)).to(self.model.device)
+            style = self._style(segment, voice)
             tokens = self._tokens(segment)
             with self._lock.turn(urgent=i == 0), torch.inference_mode():
                 prosody, _ = self._prosody(tokens, style, voice, request.speed, request.emotion, i)
@@ -284,11 +305,17 @@ class Engine:
             last = i == len(segments) - 1
             naturals.append(natural_segment(tokens, prosody, natural_frames,
                                             0.0 if last else pause_after(segment, pause_s)))
+        return naturals
+
+    def _plan_duration(self, segments: list[Segment], voice: Voice, request: SynthesisRequest) -> DurationPlan:
+        """The fit of the segments' natural timing to ``request.duration_s``; InputError naming the natural
+        length when it is out of reach."""
+        naturals = self._naturals(segments, voice, request)
 
         def measure(fit: DurationFit) -> list[int]:  # each segment's trimmed speech under ``fit``, predicted
             lengths = []
             for i, segment in enumerate(segments):
-                style = voice.style(len(segment.tokens)).to(self.model.device)
+                style = self._style(segment, voice)
                 with self._lock.turn(urgent=i == 0), torch.inference_mode():
                     prosody, _ = self._prosody(self._tokens(segment), style, voice, request.speed, request.emotion,
                                                i, fit)
@@ -381,6 +408,24 @@ class Engine:
     def _tokens(self, segment: Segment) -> torch.Tensor:
         return torch.tensor([[0, *segment.tokens, 0]], dtype=torch.long, device=self.model.device)
 
+    def _style(self, segment: Segment, voice: Voice) -> torch.Tensor:
+        """The segment's style on the model's device: the voice's (1, 256) row; for a Mandarin segment with
+        English words and a voice with an English pair (``english_pair``), one row per token where the
+        English runs' tokens are moved ``engine.english_in_chinese_blend`` of the way toward the pair's style:
+        a Mandarin voice says sounds Mandarin lacks as Mandarin syllables (Windows -> 温度), an English voice's
+        manner keeps them English, and the sentence is rendered whole (its prosody intact)."""
+        n_tokens = len(segment.tokens)
+        style = voice.style(n_tokens)
+        blend = self.settings.engine.english_in_chinese_blend
+        pair = english_pair(voice, self.voices) if blend > 0 and segment.english_runs else None
+        if pair is None:
+            return style.to(self.model.device)
+        weights = torch.zeros(n_tokens + 2, 1)  # + the boundary tokens, which keep the voice's own style
+        for start, end in segment.english_runs:
+            weights[start + 1 : end + 1] = blend
+        track = style + weights * (self.voices.style(pair, n_tokens) - style)
+        return track[None].to(self.model.device)
+
     def _prosody(self, tokens: torch.Tensor, style: torch.Tensor, voice: Voice, speed: float,
                  emotion: EmotionSpec | None, index: int, fit: DurationFit | None = None) -> tuple[Prosody, float]:
         """(the prosody to render, the segment gain in dB): the model's prediction, then the emotion (tempo
@@ -399,7 +444,7 @@ class Engine:
 
     def _render(self, segment: Segment, voice: Voice, speed: float, emotion: EmotionSpec | None, index: int,
                 started: float, fit: DurationFit | None = None) -> SegmentResult:
-        style = voice.style(len(segment.tokens)).to(self.model.device)
+        style = self._style(segment, voice)
         tokens = self._tokens(segment)
         # A request's first segment is urgent: under load its first audio waits for one segment, not a round.
         with self._lock.turn(urgent=index == 0), torch.inference_mode():

@@ -56,7 +56,9 @@ class VoiceLibrary:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._lock = threading.RLock()
-        self._packs: dict[str, torch.Tensor] = {}
+        # name -> (the file's identity when read, its pack). Another process (a Ray Serve replica) may save,
+        # delete or replace a voice in the same folder: a pack is re-read when its file changed.
+        self._packs: dict[str, tuple[tuple[int, int, int], torch.Tensor]] = {}
         # names that already mean another voice (set by the voice bank): why, or None when free
         self.reserved: Callable[[str], str | None] = lambda _name: None
 
@@ -81,11 +83,20 @@ class VoiceLibrary:
 
     def pack(self, name: str) -> torch.Tensor:
         with self._lock:
-            if name not in self._packs:
-                if name not in self:
-                    raise InputError(f"no saved voice {name!r}")
-                self._packs[name] = _check_pack(load_file(str(self.root / name / "style.safetensors"))["pack"])
-            return self._packs[name]
+            if not NAME_RE.match(name or ""):
+                raise InputError(f"no saved voice {name!r}")
+            path = self.root / name / "style.safetensors"
+            try:
+                info = path.stat()
+            except OSError:
+                self._packs.pop(name, None)  # deleted (here or by another process)
+                raise InputError(f"no saved voice {name!r}") from None
+            identity = (info.st_ino, info.st_mtime_ns, info.st_size)  # a save renames a new folder in
+            cached = self._packs.get(name)
+            if cached is None or cached[0] != identity:
+                cached = (identity, _check_pack(load_file(str(path))["pack"]))
+                self._packs[name] = cached
+            return cached[1]
 
     def meta(self, name: str) -> dict:
         if name not in self:
@@ -121,7 +132,7 @@ class VoiceLibrary:
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
-            self._packs[name] = pack
+            self._packs.pop(name, None)  # re-read from the new file (and its identity) on first use
         return meta
 
     def delete(self, name: str) -> None:

@@ -163,7 +163,8 @@ def app_env(tmp: Path) -> dict[str, str]:
     env = clean_env()
     env.update(INDEXTTS_PATHS__OUTPUTS=str(tmp / "outputs"), INDEXTTS_PATHS__CACHE_HUB=str(ROOT / "cache_hub"),
                INDEXTTS_PATHS__LOGS=str(tmp / "logs"), INDEXTTS_PATHS__VOICES=str(tmp / "voices"),
-               INDEXTTS_PATHS__GLOSSARY=str(tmp / "glossary.yaml"), PYTHONUNBUFFERED="1")
+               INDEXTTS_PATHS__GLOSSARY=str(tmp / "glossary.yaml"), INDEXTTS_PATHS__PRESETS=str(tmp / "presets"),
+               PYTHONUNBUFFERED="1")
     return env
 
 
@@ -233,7 +234,8 @@ def make_app(tmp_path, monkeypatch):
 
     def build(loader=lambda settings: FakeEngine(), **sections):
         paths = {"outputs": str(tmp_path / "outputs"), "voices": str(tmp_path / "voices"),
-                 "logs": str(tmp_path / "logs"), "glossary": str(tmp_path / "glossary.yaml")}
+                 "logs": str(tmp_path / "logs"), "glossary": str(tmp_path / "glossary.yaml"),
+                 "presets": str(tmp_path / "presets")}
         settings = Settings.load(environ={}, overrides={"paths": paths, **sections})
         return create_app(settings, EngineHolder(settings, loader=loader)), settings
 

@@ -38,7 +38,8 @@ def test_i18n_tables_are_complete_and_format_alike():
 def test_api_lists_the_public_endpoints_only(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert names == {"/synthesize", "/preview_segments", "/voices", "/clone_voice", "/cancel_clone", "/preview_voice",
-                     "/glossary", "/glossary_put", "/glossary_delete"}
+                     "/glossary", "/glossary_put", "/glossary_delete", "/presets", "/preset_save", "/preset_delete",
+                     "/dialogue", "/dub", "/batch"}
 
 
 def test_voices_and_segment_preview(client):

@@ -3,6 +3,10 @@
 Convolutions are plain ``nn.Conv1d``: the checkpoint's weight-norm pairs are
 folded into one weight at load time (see ``checkpoint.py``), which is what
 inference needs and avoids weight_norm's 0/0 on all-zero channels.
+
+A style is either one vector per utterance, (B, S), or a style track, (B, S, L): one vector per step of
+some time axis (tokens, frames). The style-conditioned layers accept both; a track is resized (nearest)
+to the time axis of the signal it conditions, so one frame-rate track drives every upsampled stage.
 """
 
 from __future__ import annotations
@@ -75,14 +79,39 @@ class AdaIN1d(nn.Module):
         self.fc = nn.Linear(style_dim, channels * 2)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, cut: EdgeCut | None = None) -> torch.Tensor:
-        weight, bias = self.style_affine(style)
+        weight, bias = self.style_affine(style, x.shape[2])
         factor, offset = _normalizing_affine(x, weight, bias, self.norm.eps, None if cut is None else cut.extra_stats(x))
         return torch.addcmul(offset, x, factor)
 
-    def style_affine(self, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, C, 1) weight and bias with ``forward(x) == weight * instance_norm(x) + bias``."""
-        gamma, beta = self.fc(style)[:, :, None].chunk(2, dim=1)
+    def style_affine(self, style: torch.Tensor, steps: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, C, 1) weight and bias with ``forward(x) == weight * instance_norm(x) + bias``; for a style
+        track (B, S, L), (B, C, steps): per step of a signal ``steps`` long."""
+        if style.dim() == 3:
+            # the linear layer per track step, then resized: the same as resizing the (cheaper) style first
+            gamma, beta = along(per_step(self.fc, style).transpose(1, 2), steps).chunk(2, dim=1)
+        else:
+            gamma, beta = self.fc(style)[:, :, None].chunk(2, dim=1)
         return (1 + gamma) * self.norm.weight[:, None], (1 + gamma) * self.norm.bias[:, None] + beta
+
+
+def per_step(layer: nn.Module, track: torch.Tensor) -> torch.Tensor:
+    """``layer`` (a linear layer on styles) at each step of a track (B, S, L) -> (B, L, out).
+
+    Computed once per distinct style, each as a (1, S) input: a track holds a few styles (a voice's, its
+    blend partner's, the eased steps between), and a matrix product's rounding depends on its row count, so
+    a step that holds the utterance style gets exactly what the single-style path computes for it."""
+    out = []
+    for item in track.transpose(1, 2):  # (L, S) per batch item
+        rows, index = torch.unique(item, dim=0, return_inverse=True)
+        out.append(torch.cat([layer(row[None]) for row in rows])[index])
+    return torch.stack(out)
+
+
+def along(track: torch.Tensor, steps: int) -> torch.Tensor:
+    """A (B, C, L) track resized to ``steps`` along time (nearest: each step takes the track value it falls in)."""
+    if track.shape[2] == steps:
+        return track
+    return F.interpolate(track, size=steps, mode="nearest")
 
 
 def _normalizing_affine(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float,
@@ -117,7 +146,9 @@ class AdaLayerNorm(nn.Module):
         self.fc = nn.Linear(style_dim, channels * 2)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        gamma, beta = self.fc(style)[:, None, :].chunk(2, dim=-1)
+        """x (B, T, C); style (B, S) or a per-token track (B, S, T)."""
+        affine = per_step(self.fc, style) if style.dim() == 3 else self.fc(style)[:, None, :]
+        gamma, beta = affine.chunk(2, dim=-1)
         return (1 + gamma) * F.layer_norm(x, (self.channels,), eps=self.eps) + beta
 
 
@@ -169,7 +200,7 @@ def adain_snake(x: torch.Tensor, alpha: torch.Tensor, weight: torch.Tensor, bias
 
 def _snake(norm: AdaIN1d, alpha: torch.Tensor, x: torch.Tensor, style: torch.Tensor,
            cut: EdgeCut | None = None) -> torch.Tensor:
-    weight, bias = norm.style_affine(style)
+    weight, bias = norm.style_affine(style, x.shape[2])
     return adain_snake(x, alpha, weight, bias, norm.norm.eps, None if cut is None else cut.extra_stats(x))
 
 

@@ -9,6 +9,12 @@ prosody between them (durations, F0, energy) without copying the pass:
 
 The style vector is two halves: ``style[:, :128]`` is timbre (read by the
 decoder) and ``style[:, 128:]`` is prosody (read by the predictor).
+
+A style is (1, 256) for the whole utterance, or (1, T, 256): one per token (boundary tokens included),
+to say some words in another voice's manner without cutting the sentence (English words inside
+Chinese). The predictor's text encoder reads the per-token style as it is; F0, energy and the decoder
+read it per frame (each token's style repeated over its frames, then eased over ``STYLE_EASE_FRAMES``
+so a switch of voice has no step). A (1, 256) style takes the original path: the same audio, bit for bit.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .albert import Albert, AlbertConfig
@@ -34,6 +41,9 @@ SPEECH_MARGIN_FRAMES = 6  # rendered each side of the speech: the trim's margin,
 # for one input length (~100 of them per length, ~1 ms each: 8-10 % of a short sentence's time), so sentences
 # whose windows round to the same length reuse them; the rounding renders 2 frames more on average (~1.5 %).
 RENDER_WINDOW_STEP = 8
+# A per-token style switches voice between two tokens; per frame, the switch is a moving average over this
+# many frames (odd; 125 ms), so the decoder's gains glide instead of stepping (a step is a click).
+STYLE_EASE_FRAMES = 5
 
 
 @dataclass(frozen=True)
@@ -100,11 +110,15 @@ class KokoroModel(nn.Module):
         return self.bert_encoder.weight.device
 
     def split_style(self, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(1, 256) -> (timbre (1, 128), prosody (1, 128))."""
+        """(1, 256) -> (timbre (1, 128), prosody (1, 128)); per token (1, T, 256) -> two tracks (1, 128, T)."""
+        if style.dim() == 3:
+            track = style.transpose(1, 2)
+            return track[:, : self.cfg.style_dim], track[:, self.cfg.style_dim :]
         return style[:, : self.cfg.style_dim], style[:, self.cfg.style_dim :]
 
     def predict_prosody(self, tokens: torch.Tensor, style: torch.Tensor, speed: float = 1.0) -> Prosody:
-        """tokens (1, T) with boundary zeros at both ends; style (1, 256)."""
+        """tokens (1, T) with boundary zeros at both ends; style (1, 256), or (1, T, 256) per token."""
+        _check_style(tokens, style)
         _, prosody_style = self.split_style(style)
         bert = self.bert_encoder(self.bert(tokens)).transpose(1, 2)
         encoded = self.predictor.text_encoder(bert, prosody_style)
@@ -117,7 +131,7 @@ class KokoroModel(nn.Module):
         """Predict F0 and energy for given per-token frame counts (e.g. edited durations)."""
         _, prosody_style = self.split_style(style)
         aligned = expand_to_frames(encoded.transpose(1, 2), frames)
-        f0, energy = self.predictor.curves(aligned, prosody_style)
+        f0, energy = self.predictor.curves(aligned, per_frame(prosody_style, frames))
         return Prosody(encoded=encoded, expected_frames=expected, frames=frames, f0=f0, energy=energy)
 
     def render(self, tokens: torch.Tensor, style: torch.Tensor, prosody: Prosody,
@@ -126,12 +140,34 @@ class KokoroModel(nn.Module):
 
         ``span`` (start, stop) renders only those frames (e.g. ``speech_span``: the silence Kokoro puts around
         speech costs as much to decode as speech, and is trimmed anyway): audio from sample 600 * start."""
+        _check_style(tokens, style)
         timbre, _ = self.split_style(style)
         asr = expand_to_frames(self.text_encoder(tokens), prosody.frames)
-        return self.decoder(asr, prosody.f0, prosody.energy, timbre, span)[0]
+        return self.decoder(asr, prosody.f0, prosody.energy, per_frame(timbre, prosody.frames), span)[0]
 
     def forward(self, tokens: torch.Tensor, style: torch.Tensor, speed: float = 1.0) -> torch.Tensor:
         return self.render(tokens, style, self.predict_prosody(tokens, style, speed))
+
+
+def _check_style(tokens: torch.Tensor, style: torch.Tensor) -> None:
+    if style.dim() == 3 and style.shape[1] != tokens.shape[1]:
+        raise ValueError(f"a per-token style needs one row per token: {style.shape[1]} rows for {tokens.shape[1]} tokens")
+
+
+def per_frame(style: torch.Tensor, frames: torch.Tensor, ease: int = STYLE_EASE_FRAMES) -> torch.Tensor:
+    """A style for frame-rate layers: (B, S) as it is; a per-token track (B, S, T) repeated by each token's
+    ``frames`` (T,) and eased where it changes (a centred moving average over ``ease`` frames, edges held):
+    (B, S, F). Frames further than ``ease // 2`` from a change keep their token's style exactly."""
+    if style.dim() == 2:
+        return style
+    track = expand_to_frames(style, frames)
+    half = ease // 2
+    if half < 1 or track.shape[2] < 2:
+        return track
+    changes = (track[..., 1:] != track[..., :-1]).any(dim=1).any(dim=0).float()  # (F - 1,): between f and f+1
+    near = F.max_pool1d(F.pad(changes, (half, half - 1 + 1))[None, None], 2 * half, stride=1)[0, 0] > 0
+    eased = F.avg_pool1d(F.pad(track.float(), (half, half), mode="replicate"), ease, stride=1).to(track.dtype)
+    return torch.where(near, eased, track)
 
 
 def speech_span(prosody: Prosody, margin: int = SPEECH_MARGIN_FRAMES, step: int = RENDER_WINDOW_STEP) -> tuple[int, int]:

@@ -52,7 +52,8 @@ class DurationEncoder(nn.Module):
         self.lstms = nn.ModuleList(layers)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        styles = style[:, :, None].expand(-1, -1, x.shape[2])
+        """style: (B, S) for the utterance, or a per-token track (B, S, T)."""
+        styles = style if style.dim() == 3 else style[:, :, None].expand(-1, -1, x.shape[2])
         x = torch.cat([x, styles], dim=1).transpose(1, 2)
         for block in self.lstms:
             if isinstance(block, AdaLayerNorm):

@@ -176,6 +176,7 @@ class Decoder(nn.Module):
     def forward(self, asr: torch.Tensor, f0: torch.Tensor, energy: torch.Tensor, style: torch.Tensor,
                 span: tuple[int, int] | None = None) -> torch.Tensor:
         """Inputs in any float dtype; F0 and energy are read in float32, the rest in ``dtype``. Float32 audio.
+        ``style``: (B, S), or a track (B, S, F) with one style per frame.
         ``span`` (start, stop): render only frames [start, stop) (audio from sample 600 * start), as they sound in
         the whole rendering up to the instance norms' estimate of the silence cut (``EdgeCut``)."""
         dtype = self.dtype
@@ -186,6 +187,8 @@ class Decoder(nn.Module):
             start, stop = span
             cut = EdgeCut(start, frames - stop, stop - start)
             asr, f0, energy = asr[..., start:stop], f0[:, 2 * start : 2 * stop], energy[:, 2 * start : 2 * stop]
+            if style.dim() == 3:  # a per-frame style track (B, S, F): the window's frames
+                style = style[..., start:stop]
         f0_down = self.F0_conv(f0[:, None]).to(dtype)
         energy_down = self.N_conv(energy[:, None]).to(dtype)
         asr, style = asr.to(dtype), style.to(dtype)

@@ -7,7 +7,8 @@ Chinese); the language follows the browser and can be switched on the page.
 
 Public API (gradio_client): "/synthesize" (the Generate button), "/preview_segments",
 "/voices", "/preview_voice", "/clone_voice", "/cancel_clone", and the glossary: "/glossary" (the entries),
-"/glossary_put" (add or replace one), "/glossary_delete". Everything else (language switch, loading poll,
+"/glossary_put" (add or replace one), "/glossary_delete"; the presets (preset_panel.py): "/presets",
+"/preset_save", "/preset_delete". Everything else (language switch, loading poll,
 live preview, replay) is private.
 """
 
@@ -47,6 +48,7 @@ from .engine_holder import EngineHolder, EngineNotReady
 from .i18n import DEFAULT_UI_LANG, TABLES, normalize_lang, t
 from .metrics import Metrics
 from .outputs import OutputStore
+from .preset_panel import PresetControls, PresetPanel
 from .tabs import TABS, PageKit
 
 log = logging.getLogger(__name__)
@@ -689,6 +691,8 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
                                                 lines=6, max_lines=20, elem_id="text-input"),
                                      "text", placeholder="text_placeholder")
                         char_count = gr.Markdown(t(lang0, "chars", n=0, limit=cfg.max_chars), elem_id="char-count")
+                        # Presets: laid out here, above the controls they save and set; wired below (events)
+                        preset_panel = PresetPanel(holder, settings, label, markdown, tr, lang0)
                         with gr.Row():
                             # The names are known once the engine has loaded (each page asks then). "" = the default
                             # voice of the text's language. Any name (or mix) is accepted here, also through
@@ -709,7 +713,7 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
                             preview_audio = gr.Audio(type="filepath", interactive=False, label="Voice preview", show_label=False,
                                                      scale=3, elem_id="voice-preview-audio", autoplay=True)
                         speed = label(gr.Slider(SPEED_RANGE[0], SPEED_RANGE[1], value=1.0, step=0.05,
-                                                label=t(lang0, "speed")), "speed")
+                                                label=t(lang0, "speed"), elem_id="speed"), "speed")
                         # Voice cloning: its result is a voice in the `voice` dropdown (no extra /synthesize inputs).
                         clone_acc = gr.Accordion(t(lang0, "clone_accordion"), open=False, elem_id="clone")
                         label(clone_acc, "clone_accordion")
@@ -844,7 +848,7 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
                         label(adv_accordion, "adv_accordion")
                         with adv_accordion:
                             pause = label(gr.Slider(0.0, 2.0, value=min(cfg.segment_pause_s, 2.0), step=0.05,
-                                                    label=t(lang0, "pause")), "pause")
+                                                    label=t(lang0, "pause"), elem_id="pause"), "pause")
                             duration = label(gr.Number(None, minimum=0, step=0.1, label=t(lang0, "duration"),
                                                        info=t(lang0, "duration_info"), elem_id="duration"),
                                              "duration", info="duration_info")
@@ -1042,6 +1046,10 @@ def build_ui(holder: EngineHolder, settings: Settings, store: OutputStore, metri
         gr.api(glossary_put, api_name="glossary_put")
         gr.api(glossary_delete, api_name="glossary_delete")
         gr.api(voices, api_name="voices", concurrency_limit=None)
+        preset_panel.wire(demo, ui_lang, session_voices, PresetControls(
+            voice=voice, speed=speed, lang=text_lang, emo_mode=emo_mode, emo_sliders=emo_sliders,
+            emo_weight=emo_weight, emo_text=emo_text, emo_random=emo_random, emo_seed=emo_seed,
+            max_tokens=max_tokens, pause=pause))
 
     return demo.queue(default_concurrency_limit=settings.server.concurrency_limit,
                       max_size=settings.server.max_queue)

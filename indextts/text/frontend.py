@@ -32,7 +32,7 @@ from .langdetect import HAN_RE, resolve_langs
 from .normalize import normalize
 from .readings import PHONEMES, PINYIN
 from .vocab import MAX_MODEL_TOKENS, clean_phonemes, is_speakable, to_tokens
-from .word_spans import WordSpan, shifted, word_spans
+from .word_spans import WordSpan, shifted, unit_phoneme_spans, word_spans
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,10 @@ class Segment:
                                # (mid-sentence cuts get a shorter pause when segments are joined)
     # the written words of ``text`` (offsets into it) with the phonemes that say them: word timestamps
     words: tuple[WordSpan, ...] = field(default=(), compare=False, repr=False)
+    # Mandarin segments: the [start, end) token spans (phoneme indices, no boundary token) of the words read
+    # as English (Latin runs, English readings set by the user), which the engine may say in an English
+    # voice's manner; () elsewhere
+    english_runs: tuple[tuple[int, int], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class _Piece:
     tokens: tuple[int, ...]
     ends: str = "sentence"
     words: tuple[WordSpan, ...] = ()   # offsets into the whole input text
+    english_runs: tuple[tuple[int, int], ...] = ()  # see Segment.english_runs
 
 
 # Levels at which an over-long piece is split: clauses, words, the pieces of an unknown run-together
@@ -124,6 +129,7 @@ class Frontend:
             source = text[p.start:p.end]  # read as in _fit: the same cached G2P result
             _, units = self._read_piece(source, p.lang, _inside(overrides, p.start, len(source)))
             p.words = shifted(word_spans(source, units, p.phonemes, p.lang), p.start)
+            p.english_runs = _english_runs(units, p.phonemes) if p.lang == "zh" else ()
         segments = self._merge_unspeakable(text, pieces)
         if not segments:
             log.warning("no speakable text in %r", text[:80])
@@ -323,8 +329,23 @@ class Frontend:
         for p in kept:
             start = p.start + len(text[p.start:p.end]) - len(text[p.start:p.end].lstrip())
             segments.append(Segment(text[p.start:p.end].strip(), p.lang, p.phonemes, p.tokens, p.normalized, p.ends,
-                                    shifted(p.words, -start)))
+                                    shifted(p.words, -start), p.english_runs))
         return segments
+
+
+def _english_runs(units: Sequence[WordReading], phonemes: str) -> tuple[tuple[int, int], ...]:
+    """The token spans of a Mandarin piece's English units, neighbours (only spaces between) joined:
+    "Apple Watch" is one run."""
+    spoken = [u for u in units if u.lang]
+    runs: list[tuple[int, int]] = []
+    for unit, span in zip(spoken, unit_phoneme_spans(phonemes, [u.phonemes for u in spoken])):
+        if unit.lang != "en" or span is None or span[0] >= span[1]:
+            continue
+        if runs and not phonemes[runs[-1][1]:span[0]].strip():
+            runs[-1] = (runs[-1][0], span[1])
+        else:
+            runs.append(span)
+    return tuple(runs)
 
 
 def _normalize_between(chunk: str, lang: str) -> str:

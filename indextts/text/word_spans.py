@@ -128,6 +128,12 @@ def _cleaned(phonemes: str) -> str:
     return " ".join(kept.split())
 
 
+def unit_phoneme_spans(phonemes: str, unit_phonemes: Sequence[str]) -> list[tuple[int, int] | None]:
+    """Each unit's [start, end) in a segment's ``phonemes`` (its token indices), or None where not found:
+    the units are the G2P's spoken units in reading order (see ``_phoneme_spans``)."""
+    return _phoneme_spans(phonemes, list(unit_phonemes))
+
+
 def _phoneme_spans(phonemes: str, unit_phonemes: list[str]) -> list[tuple[int, int] | None]:
     """Each unit's [start, end) in ``phonemes``, found in order: a unit is found right after the previous one
     (only spaces and punctuation between). A unit not found there (read otherwise in context) is None, unless

@@ -37,6 +37,7 @@ from ...voices import OPENAI_VOICES
 from ..audio_codec import PCM_MEDIA_TYPE, RESPONSE_FORMATS, STREAM_FORMATS, encode, wav_stream_header
 from ..error_boundary import APIError, error_response
 from .common import MODEL_ID, MODEL_NAMES, RouteContext, default_field, once, parse_body, read_json
+from .presets import with_preset
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,12 @@ class SpeechRequest(BaseModel):
     duration_s: float | None = Field(None, description="the clip lasts this many seconds (+-10 ms; extension): "
                                                        "pauses and then speech retimed, within 0.5x-2x of the "
                                                        "text's natural length (a 400 names it); streams too")
+    max_tokens: int | None = Field(None, description="segment length in phoneme tokens, 16-510 (extension; the "
+                                                      "page's 'max tokens per segment'); default: the engine's")
+    pause_s: float | None = Field(None, description="silence after a sentence in seconds, 0-5 (extension); "
+                                                    "default: engine.segment_pause_s")
+    preset: str | None = Field(None, description="a saved preset's name (GET /v1/presets): its settings fill the "
+                                                  "fields this request does not set (extension)")
 
 
 class TimedSpeechRequest(SpeechRequest):
@@ -109,7 +116,8 @@ def synthesis_request(req: SpeechRequest, voice: str, emotion: EmotionSpec | Non
     """The HTTP body as the engine's request, built once and passed whole. The engine gets the voice as asked
     (``voice``: the canonical name, for a request that named none)."""
     return SynthesisRequest(req.input, voice=req.voice or voice, speed=req.speed, lang=req.lang, emotion=emotion,
-                            first_max_tokens=first_max_tokens, duration_s=req.duration_s)
+                            first_max_tokens=first_max_tokens, duration_s=req.duration_s,
+                            max_tokens=req.max_tokens, pause_s=req.pause_s)
 
 
 def start_speech(engine: Engine, request: SynthesisRequest) -> Iterator[SegmentResult]:
@@ -211,7 +219,8 @@ def speech_record(req: SpeechRequest, voice: str, emotion: EmotionSpec | None) -
     """The request as kept in the output's sidecar."""
     return {"source": "api", "model": req.model, "input": req.input, "voice": req.voice, "voice_used": voice,
             "speed": req.speed, "lang": req.lang, "response_format": req.response_format, "stream": req.stream,
-            "emotion": emotion.describe() if emotion is not None else None, "duration_s": req.duration_s}
+            "emotion": emotion.describe() if emotion is not None else None, "duration_s": req.duration_s,
+            "max_tokens": req.max_tokens, "pause_s": req.pause_s, "preset": req.preset}
 
 
 def louder(audio: np.ndarray, factor: float) -> np.ndarray:
@@ -265,7 +274,7 @@ def build(context: RouteContext) -> APIRouter:
         """OpenAI-compatible text-to-speech. Errors: 400 bad request, 503 loading or queue full, 504 past
         ``server.request_timeout_s``."""
         started = time.monotonic()  # the time limit counts from here: queue wait included
-        req = parse_body(SpeechRequest, await read_json(request))
+        req = with_preset(parse_body(SpeechRequest, await read_json(request)), context)
         check_request(req, max_chars)
         emotion = await to_thread.run_sync(emotion_spec, req)  # a reference clip is decoded and measured
         engine = context.engine()
@@ -280,7 +289,7 @@ def build(context: RouteContext) -> APIRouter:
                     segments = await to_thread.run_sync(lambda: start_speech(engine, speech))
                     made = await render_while_wanted(request, segments, started)
                     result = await to_thread.run_sync(
-                        lambda: engine.join(made, compute_s=time.perf_counter() - began))
+                        lambda: engine.join(made, speech.pause_s, compute_s=time.perf_counter() - began))
         except TimeoutError:  # still waiting for a slot when the time was up
             timed_out(0)
         result = scaled(result, req.volume_multiplier)
@@ -301,7 +310,7 @@ def build(context: RouteContext) -> APIRouter:
         in ``response_format``), ``sample_rate``, ``duration_s``, ``words`` and ``segments`` (``text``,
         ``start_s``, ``end_s``), ``subtitles`` (the SRT or WebVTT asked for, else null), ``output_id``."""
         started = time.monotonic()
-        req = parse_body(TimedSpeechRequest, await read_json(request))
+        req = with_preset(parse_body(TimedSpeechRequest, await read_json(request)), context)
         check_request(req, max_chars)
         if req.stream:
             raise InputError("stream=true is not available here: the answer is one JSON document with the whole "
@@ -317,7 +326,7 @@ def build(context: RouteContext) -> APIRouter:
                     segments = await to_thread.run_sync(lambda: start_speech(engine, speech))
                     made = await render_while_wanted(request, segments, started)
                     result = await to_thread.run_sync(
-                        lambda: engine.join(made, compute_s=time.perf_counter() - began))
+                        lambda: engine.join(made, speech.pause_s, compute_s=time.perf_counter() - began))
         except TimeoutError:
             timed_out(0)
         timing = await to_thread.run_sync(clip_words, engine, speech, result)
@@ -377,7 +386,7 @@ def build(context: RouteContext) -> APIRouter:
             release()
             raise
         made: list = []
-        pieces = engine.stream_pieces(made.append(seg) or seg for seg in segments)
+        pieces = engine.stream_pieces((made.append(seg) or seg for seg in segments), speech.pause_s)
 
         async def body() -> AsyncIterator[bytes]:
             header = wav_stream_header(SAMPLE_RATE) if req.response_format == "wav" else b""
@@ -409,7 +418,8 @@ def build(context: RouteContext) -> APIRouter:
                 raise
             finally:  # also on a client disconnect: the remaining segments are never rendered
                 release()
-            await finish(scaled(engine.join(made), req.volume_multiplier), speech_record(req, voice, emotion))
+            await finish(scaled(engine.join(made, speech.pause_s), req.volume_multiplier),
+                         speech_record(req, voice, emotion))
 
         stream = body()
         weakref.finalize(stream, release)  # a response dropped before it starts still frees its slot

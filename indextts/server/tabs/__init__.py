@@ -33,4 +33,6 @@ class PageKit:
     tr: list
 
 
-TABS: tuple[Callable[[PageKit], None], ...] = ()
+from . import batch, dialogue, dub  # noqa: E402  (after PageKit: the tab modules use it)
+
+TABS: tuple[Callable[[PageKit], None], ...] = (dialogue.build, dub.build, batch.build)

@@ -1,0 +1,55 @@
+"""The Subtitles -> speech tab in a real browser against the real app: upload an .srt, see the cue table with
+each cue's natural and target length, render, play a track as long as the subtitles, download it as mp3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import soundfile as sf
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+SRT = ("1\n00:00:00,500 --> 00:00:02,000\nGood morning.\n\n"
+       "2\n00:00:02,500 --> 00:00:03,000\nThis cue has far too many words for half a second.\n\n"
+       "3\n00:00:05,000 --> 00:00:06,500\n<i>See you soon.</i>\n")
+
+
+def test_upload_subtitles_render_play_and_download(live_server, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    from test_browser import audio_duration
+
+    source = tmp_path / "episode.srt"
+    source.write_text(SRT, encoding="utf-8")
+    context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1300}, accept_downloads=True)
+    page = context.new_page()
+    try:
+        page.goto(live_server.url + "/")
+        expect(page.locator("#status-line")).to_contain_text("ready", timeout=30_000)
+        page.locator("#tab-dub-button, button[role=tab]:has-text('Subtitles')").first.click()
+        page.locator("#dub-file input[type=file]").set_input_files(str(source))
+        table = page.locator("#dub-cues")
+        expect(table).to_contain_text("See you soon.", timeout=60_000)  # markup stripped
+        expect(table).to_contain_text("too long")  # cue 2's status, before anything is rendered
+        expect(table).to_contain_text("natural s")
+        expect(page.locator("#dub-summary")).to_contain_text("3 cues, 1 too long even at 2x")
+
+        page.locator("#dub-render").click()
+        player = page.locator("#dub-audio audio[src^='blob:']")
+        expect(player).to_have_count(1, timeout=300_000)
+        expect(page.locator("#dub-summary")).to_contain_text("3 cues, 1 too long", timeout=30_000)
+        expect(page.locator("#dub-summary")).to_contain_text("track 6.50 s")
+        duration = audio_duration(player)
+        assert abs(duration - 6.5) < 0.05, duration  # the track runs to the last cue's end
+
+        page.locator("#dub-format").get_by_text("mp3").click()
+        expect(page.locator("#dub-download")).to_contain_text(".mp3", timeout=30_000)
+        with page.expect_download() as download_info:
+            page.locator("#dub-download a[download]").first.click()
+        saved = tmp_path / download_info.value.suggested_filename
+        download_info.value.save_as(saved)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "ui-dub.png"), full_page=True)
+    finally:
+        context.close()
+    info = sf.info(saved)
+    assert saved.suffix == ".mp3" and info.samplerate == 24000 and abs(info.duration - 6.5) < 0.1, info
