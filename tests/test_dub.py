@@ -123,6 +123,7 @@ def client(make_app):
 
     app, _ = make_app(loader=lambda settings: Engine())
     with TestClient(app) as c:
+        assert app.state.holder.wait(10)  # the fake engine loads in the background, as the real one does
         yield c
 
 

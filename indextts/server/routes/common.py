@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 import tomllib
@@ -13,12 +14,13 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Iterator, NoReturn, TypeVar
 
+from anyio import to_thread
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from ...config import PROJECT_ROOT, Settings
 from ...engine import Engine
-from ...errors import InputError
+from ...errors import Cancelled, InputError
 from ..engine_holder import EngineHolder
 from ..error_boundary import APIError, BodyTooLarge, QueueFull, describe_body_error
 from ..metrics import Metrics
@@ -32,6 +34,8 @@ MAX_BODY_BYTES = 1024 * 1024  # a JSON request body; the text limit (engine.max_
 DISCONNECT_POLL_S = 0.5  # how often a running voice fit looks whether its client is still there
 
 Body = TypeVar("Body", bound=BaseModel)
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def project_version() -> str:
@@ -116,6 +120,44 @@ class RouteContext:
     def out_of_time(self, started: float) -> bool:
         left = self.time_left(started)
         return left is not None and left <= 0
+
+    async def keep_output(self, result: Any, record: dict[str, Any], route: str) -> Any:
+        """Save a generation in the output store and count it; a storage failure (disk full, permissions) is
+        logged and counted for ``route``, never the caller's problem: None then, else the saved output."""
+        self.metrics.observe_generation(result.duration_s, result.rtf, "api")
+        try:
+            return await to_thread.run_sync(self.store.save, result, record)
+        except OSError as exc:
+            self.metrics.count_error(route, "storage")
+            log.error("could not save output: %s", exc)
+            return None
+
+    async def run_cancellable(self, request: Request, started: float, work: Callable[[threading.Event], T],
+                              what: str) -> T:
+        """``work(cancel)`` in a worker thread behind the admission gate, for long jobs that look at ``cancel``
+        between steps (a voice fit, a dubbing track): set when the client goes away or
+        ``server.request_timeout_s`` (from ``started``) passes, answered 499 or 504 naming ``what``."""
+        cancel = threading.Event()
+        watcher = asyncio.create_task(cancel_when_abandoned(request, cancel, lambda: self.out_of_time(started)))
+        try:
+            async with self.admission.slot(timeout_s=self.time_left(started)):
+                return await to_thread.run_sync(lambda: work(cancel))
+        except TimeoutError:
+            raise APIError(504, "no slot came free within server.request_timeout_s", code="timeout",
+                           kind="timeout") from None
+        except Cancelled:
+            if not cancel.is_set():  # the engine is shutting down: the error boundary's 503
+                raise
+            if self.out_of_time(started):
+                raise APIError(504, f"the {what} ran longer than server.request_timeout_s "
+                                    f"({self.settings.server.request_timeout_s:g} s) and was stopped",
+                               code="timeout", kind="timeout") from None
+            log.info("%s stopped: the client closed the connection", what)
+            raise APIError(499, f"the client closed the connection; the {what} was stopped",
+                           code="client_closed", kind="cancelled") from None
+        finally:
+            cancel.set()  # ends the watcher
+            watcher.cancel()
 
 
 @contextmanager

@@ -114,7 +114,7 @@ def dialogue_record(req: DialogueRequest, result: DialogueResult) -> dict[str, A
 
 def build(context: RouteContext) -> APIRouter:
     router = APIRouter()
-    settings, metrics, admission = context.settings, context.metrics, context.admission
+    settings, admission = context.settings, context.admission
     max_chars = settings.engine.max_chars
 
     @router.post(
@@ -182,14 +182,7 @@ def build(context: RouteContext) -> APIRouter:
             done += 1
 
     async def finish(result: DialogueResult, record: dict[str, Any]):
-        """Keep the output (a storage failure is logged, never the caller's problem) and count it."""
-        metrics.observe_generation(result.duration_s, result.clip.rtf, "api")
-        try:
-            return await to_thread.run_sync(context.store.save, result.clip, record)
-        except OSError as exc:
-            metrics.count_error(DIALOGUE_ROUTE, "storage")
-            log.error("could not save the dialogue: %s", exc)
-            return None
+        return await context.keep_output(result.clip, record, DIALOGUE_ROUTE)
 
     @router.api_route(DIALOGUE_ROUTE, methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def dialogue_wrong_method(request: Request) -> JSONResponse:

@@ -10,11 +10,9 @@ the client goes away or ``server.request_timeout_s`` passes.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
-import threading
 import time
 from typing import Any, Literal
 
@@ -26,12 +24,11 @@ from pydantic import ConfigDict, Field, create_model
 from ... import dubbing
 from ...dubbing import DubOptions, DubResult
 from ...engine import SynthesisResult
-from ...errors import Cancelled, InputError
+from ...errors import InputError
 from ...subtitle_parse import Subtitles, parse_subtitles
 from ..audio_codec import RESPONSE_FORMATS, encode
-from ..error_boundary import APIError, BodyTooLarge
-from .common import (MAX_BODY_BYTES, RouteContext, cancel_when_abandoned, default_field, limited_body, parse_body,
-                     read_json)
+from ..error_boundary import BodyTooLarge
+from .common import MAX_BODY_BYTES, RouteContext, default_field, limited_body, parse_body, read_json
 from .presets import with_preset
 from .speech import (SpeechRequest, check_request, emotion_spec, louder, resolve_voice, synthesis_request,
                      text_warning_headers)
@@ -131,7 +128,7 @@ def report_headers(result: DubResult) -> dict[str, str]:
 
 def build(context: RouteContext) -> APIRouter:
     router = APIRouter()
-    settings, admission = context.settings, context.admission
+    settings = context.settings
 
     async def prepared(request: Request):
         """Read and check everything a dubbing job needs before it takes a queue slot."""
@@ -150,29 +147,11 @@ def build(context: RouteContext) -> APIRouter:
         return req, subs, speech, options, engine, voice, template
 
     async def in_slot(request: Request, started: float, work, what: str):
-        """``work(cancelled)`` in a worker thread behind the gate; stopped when the client goes or time is up."""
-        cancel = threading.Event()
-        watcher = asyncio.create_task(cancel_when_abandoned(request, cancel, lambda: context.out_of_time(started)))
-        try:
-            async with admission.slot(timeout_s=context.time_left(started)):
-                with default_field("text"):
-                    return await to_thread.run_sync(lambda: work(cancel.is_set))
-        except TimeoutError:
-            raise APIError(504, "no slot came free within server.request_timeout_s", code="timeout",
-                           kind="timeout") from None
-        except Cancelled:
-            if not cancel.is_set():  # the engine is shutting down: the error boundary's 503
-                raise
-            if context.out_of_time(started):
-                raise APIError(504, f"the {what} ran longer than server.request_timeout_s "
-                                    f"({settings.server.request_timeout_s:g} s) and was stopped",
-                               code="timeout", kind="timeout") from None
-            log.info("%s stopped: the client closed the connection", what)
-            raise APIError(499, f"the client closed the connection; the {what} was stopped",
-                           code="client_closed", kind="cancelled") from None
-        finally:
-            cancel.set()  # ends the watcher
-            watcher.cancel()
+        """``work(cancelled)`` behind the gate; stopped at the next cue when the client goes or time is up."""
+        def run(cancel):
+            with default_field("text"):
+                return work(cancel.is_set)
+        return await context.run_cancellable(request, started, run, what)
 
     @router.post(DUB_ROUTE, tags=["speech"], response_class=Response, responses={200: {
         "content": {"audio/wav": {}, "audio/mpeg": {}, "audio/flac": {}, "application/json": {}},
@@ -193,16 +172,15 @@ def build(context: RouteContext) -> APIRouter:
                                                                cancelled=cancelled), "dubbing")
         audio = louder(result.audio, req.volume_multiplier)
         encoded, media_type = await to_thread.run_sync(encode, audio, result.sample_rate, req.response_format)
-        rtf = result.compute_s / result.duration_s if result.duration_s else float("inf")
-        context.metrics.observe_generation(result.duration_s, rtf, "api")
-        headers = {"X-Audio-Duration": f"{result.duration_s:.3f}", "X-RTF": f"{rtf:.4f}",
+        track = SynthesisResult(audio, result.sample_rate, [], result.compute_s)
+        headers = {"X-Audio-Duration": f"{result.duration_s:.3f}", "X-RTF": f"{track.rtf:.4f}",
                    **report_headers(result), **text_warning_headers(" ".join(c.text for c in subs.cues), speech.lang)}
         record = {"source": "api", "route": DUB_ROUTE, "format": subs.format, "voice": req.voice,
                   "voice_used": voice, "speed": req.speed, "lang": speech.lang, "fit": options.fit,
                   "on_overflow": options.on_overflow, "response_format": req.response_format,
                   "emotion": template.emotion.describe() if template.emotion is not None else None,
                   "dub": dubbing.summary(result)}
-        saved = await save(SynthesisResult(audio, result.sample_rate, [], result.compute_s), record)
+        saved = await context.keep_output(track, record, DUB_ROUTE)
         if saved is not None:
             headers["X-Output-Id"] = saved.id
         if wants_json(request, req):
@@ -228,13 +206,5 @@ def build(context: RouteContext) -> APIRouter:
                              "dubbing plan")
         return JSONResponse({"format": subs.format, "skipped_empty": subs.skipped_empty, "voice_used": voice,
                              "fit": options.fit, **dubbing.summary(rows), "cues": [r.as_json() for r in rows]})
-
-    async def save(result: SynthesisResult, record: dict[str, Any]):
-        try:
-            return await to_thread.run_sync(context.store.save, result, record)
-        except OSError as exc:  # disk full, permissions: the caller still gets the audio
-            context.metrics.count_error(DUB_ROUTE, "storage")
-            log.error("could not save output: %s", exc)
-            return None
 
     return router

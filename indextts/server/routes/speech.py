@@ -428,14 +428,7 @@ def build(context: RouteContext) -> APIRouter:
             "X-Sample-Rate": str(SAMPLE_RATE), **text_warning_headers(req.input, req.lang)})
 
     async def finish(result: SynthesisResult, record: dict[str, Any]):
-        """Keep the output (a storage failure is logged, never the caller's problem) and count it."""
-        metrics.observe_generation(result.duration_s, result.rtf, "api")
-        try:
-            return await to_thread.run_sync(context.store.save, result, record)
-        except OSError as exc:  # disk full, permissions: the caller still gets the audio
-            failed("storage")
-            log.error("could not save output: %s", exc)
-            return None
+        return await context.keep_output(result, record, SPEECH_ROUTE)
 
     @router.api_route(SPEECH_ROUTE, methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def speech_wrong_method(request: Request) -> JSONResponse:

@@ -3,7 +3,6 @@ clone, ``POST /v1/voices/blend``, ``DELETE /v1/voices/{name}``)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import threading
@@ -14,11 +13,11 @@ from anyio import to_thread
 from fastapi import APIRouter, Request
 
 from ...engine import Engine
-from ...errors import Cancelled, InputError
+from ...errors import InputError
 from ...voice_library import check_name
 from ...voices import OPENAI_VOICES
 from ..error_boundary import APIError, BodyTooLarge
-from .common import RouteContext, cancel_when_abandoned, default_field, limited_body, read_json
+from .common import RouteContext, default_field, limited_body, read_json
 
 log = logging.getLogger(__name__)
 
@@ -118,27 +117,10 @@ def build(context: RouteContext) -> APIRouter:
             await form.close()  # the spooled upload goes now, not whenever it is collected
         if len(data) > limit_mb * 2**20:
             raise BodyTooLarge(too_large, "file")
-        cancel = threading.Event()  # set when the client goes away or the time is up: the fit stops
-        watcher = asyncio.create_task(cancel_when_abandoned(request, cancel, lambda: context.out_of_time(started)))
-        try:
-            async with context.admission.slot(timeout_s=context.time_left(started)):
-                info = await to_thread.run_sync(
-                    lambda: fit_voice(engine, data, name, int(steps) if steps else None, cancel))
-        except TimeoutError:
-            raise APIError(504, "no slot came free within server.request_timeout_s", code="timeout",
-                           kind="timeout") from None
-        except Cancelled:
-            if not cancel.is_set():  # the engine is shutting down: the error boundary's 503
-                raise
-            if context.out_of_time(started):
-                raise APIError(504, f"the voice fit ran longer than server.request_timeout_s "
-                                    f"({settings.server.request_timeout_s:g} s) and was stopped",
-                               code="timeout", kind="timeout") from None
-            log.info("voice fit stopped: the client closed the connection")
-            raise APIError(499, "the client closed the connection; the voice fit was stopped",
-                           code="client_closed", kind="cancelled") from None
-        finally:
-            watcher.cancel()
+        # the fit stops at its next step when the client goes away or the time is up
+        info = await context.run_cancellable(
+            request, started, lambda cancel: fit_voice(engine, data, name, int(steps) if steps else None, cancel),
+            "voice fit")
         info.pop("voice_value", None)  # the engine's in-process value; the name is what clients use
         return {"id": info["voice"], "object": "voice", **info}
 
