@@ -1,6 +1,6 @@
 """Command line: ``python -m indextts synth "text" -o out.wav``; ``phonemize "text"`` (how it will be read);
 ``glossary list|add|remove|import|export`` (the readings every request uses: the page's and the API's too);
-``presets list|show|delete`` (named settings; ``synth --preset NAME`` uses one, explicit flags win).
+``presets list|show|save|delete`` (named settings; ``synth --preset NAME`` uses one, explicit flags win).
 ``batch FILE.jsonl --out DIR`` (many jobs into files and a manifest; resumable; indextts/batch/).
 ``dialogue script.txt --speakers "Alice=af_heart,Bob=am_michael" -o talk.wav`` (several speakers, one file).
 
@@ -20,7 +20,7 @@ from .atomic import atomic_path
 from .audio import check_writable, write_audio
 from .config import Settings
 from .errors import IndexTTSError, InputError, ConfigError
-from .presets import check_voice_exists, open_store, synthesis_options
+from .presets import check_voice_exists, open_store, preset_of, synthesis_options
 from .request import SynthesisRequest
 from .text.langdetect import LANGS
 
@@ -74,6 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
     preset_actions.add_parser("list", help="print every preset's name and settings")
     preset_actions.add_parser("show", help="print one preset as JSON").add_argument("name")
     preset_actions.add_parser("delete", help="remove a preset").add_argument("name")
+    save_preset = preset_actions.add_parser("save", help="save settings as a preset (replaces one of the same "
+                                                         "name); settings left out keep their defaults")
+    save_preset.add_argument("name")
+    save_preset.add_argument("--voice", help="voice name or mix")
+    save_preset.add_argument("--speed", type=float, help="speaking rate, 0.25-4.0")
+    save_preset.add_argument("--lang", choices=["auto", *LANGS], help="text language")
+    save_preset.add_argument("--emotion", metavar="JSON", help='emotion vector, e.g. \'{"happy": 0.8}\'')
+    save_preset.add_argument("--emotion-text", help="an emotion description, e.g. 'a little sad'")
+    save_preset.add_argument("--emotion-weight", type=float, help="0-1: how far from neutral")
+    save_preset.add_argument("--max-tokens", type=int, help="segment length in phoneme tokens")
+    save_preset.add_argument("--pause", type=float, dest="pause_s", help="silence after a sentence, seconds")
     from .batch.command import add_arguments as add_batch_arguments
 
     add_batch_arguments(sub.add_parser("batch", help="many texts from a .jsonl or .txt file into audio files and "
@@ -173,6 +184,17 @@ def _presets(args: argparse.Namespace) -> int:
             print(f"{preset.name}\t{json.dumps(settings, ensure_ascii=False)}")
     elif args.action == "show":
         print(json.dumps(store.get(args.name).as_json(), ensure_ascii=False, indent=2))
+    elif args.action == "save":
+        values = {key: getattr(args, key) for key in ("voice", "speed", "lang", "emotion_text", "emotion_weight",
+                                                      "max_tokens", "pause_s") if getattr(args, key) is not None}
+        if args.emotion is not None:
+            try:
+                values["emotion"] = json.loads(args.emotion)
+            except ValueError:
+                raise InputError('--emotion must be a JSON object such as \'{"happy": 0.8}\'',
+                                 field="emotion") from None
+        preset = preset_of(values, args.name)
+        print(f"{'replaced' if store.save(preset) else 'saved'} preset {preset.name}")
     else:
         print(f"deleted preset {store.delete(args.name).name}")
     return 0

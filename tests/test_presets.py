@@ -235,6 +235,22 @@ def test_cli_lists_shows_and_deletes(tmp_path):
     assert unknown.returncode == 2 and "no preset named 'nope'" in unknown.stderr
 
 
+def test_cli_saves_a_preset_the_store_reads(tmp_path):
+    env = {**clean_env(), "INDEXTTS_PATHS__PRESETS": str(tmp_path / "presets")}
+    saved = run_cli("presets", "save", "Calm reading", "--voice", "bf_emma", "--speed", "0.9", "--emotion",
+                    '{"calm": 0.6}', "--pause", "0.5", env=env)
+    assert saved.returncode == 0 and saved.stdout.strip() == "saved preset Calm reading", saved.stderr
+    preset = PresetStore(tmp_path / "presets").get("calm reading")
+    assert (preset.voice, preset.speed, preset.emotion, preset.pause_s) == ("bf_emma", 0.9, {"calm": 0.6}, 0.5)
+    again = run_cli("presets", "save", "calm reading", "--speed", "1.2", env=env)
+    assert again.stdout.strip() == "replaced preset calm reading"
+    assert PresetStore(tmp_path / "presets").get("Calm Reading").speed == 1.2
+    bad = run_cli("presets", "save", "x", "--speed", "9", env=env)
+    assert bad.returncode == 2 and "speed" in bad.stderr
+    bad = run_cli("presets", "save", "x", "--emotion", "happy", env=env)
+    assert bad.returncode == 2 and "JSON object" in bad.stderr
+
+
 # ---------------------------------------------------------------- the real model
 
 TEXT = "The preset keeps my settings. 它也能读中文。"
