@@ -21,7 +21,6 @@ import argparse
 import os
 import re
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,8 +33,10 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 from server_proc import free_port  # noqa: E402
+
+from indextts.scale.supervisor import session_processes  # noqa: E402
 
 TEXTS = (
     "The quarterly report is due on Friday, so please send your figures before noon.",
@@ -88,18 +89,6 @@ def start(command: list[str], workdir: Path) -> tuple[subprocess.Popen, str, Pat
     raise SystemExit(f"not ready after {READY_TIMEOUT_S} s; see {log}")
 
 
-def session_members(session_id: int) -> list[int]:
-    pids = []
-    for name in os.listdir("/proc"):
-        try:
-            fields = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] not in ("Z", "X") and int(fields[3]) == session_id:
-            pids.append(int(name))
-    return pids
-
-
 def stop(proc: subprocess.Popen) -> int:
     """SIGTERM to our server (as the launcher's --stop); returns how many of its session's processes remain."""
     proc.send_signal(signal.SIGTERM)
@@ -109,9 +98,9 @@ def stop(proc: subprocess.Popen) -> int:
         proc.kill()
         proc.wait()
     deadline = time.monotonic() + 30
-    while session_members(proc.pid) and time.monotonic() < deadline:
+    while session_processes(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.5)
-    return len(session_members(proc.pid))
+    return len(session_processes(proc.pid))
 
 
 def one_request(client: httpx.Client, url: str, text: str) -> Result:

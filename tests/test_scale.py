@@ -21,25 +21,11 @@ import soundfile as sf
 import torch
 
 from conftest import ROOT, app_env, free_port, wait_until
+from indextts.scale.supervisor import session_processes
 
 LAUNCHER = ROOT / "start_app.sh"
 SPEECH = "/v1/audio/speech"
 TEXT = "Scaling out keeps every listener served. Each replica holds its own copy of the model."
-
-
-def session_members(session_id: int) -> list[int]:
-    """Live PIDs in the session the launcher started the supervisor in (its PID is the session id)."""
-    pids = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] not in ("Z", "X") and int(fields[3]) == session_id:
-            pids.append(int(name))
-    return pids
 
 
 class ScaledApp:
@@ -75,7 +61,7 @@ def scaled():
     finally:
         if app.pid_file.exists():
             app.run("--stop", timeout_s=120)
-        for pid in session_members(app.pid):  # a failed test must not leave Ray running on the machine
+        for pid in session_processes(app.pid):  # a failed test must not leave Ray running on the machine
             try:
                 os.kill(pid, 9)
             except OSError:
@@ -185,12 +171,12 @@ def test_a_full_replica_answers_the_apps_503_with_retry_after(scaled):
 @pytest.mark.slow
 def test_stop_leaves_no_process_of_ours(scaled):
     """--stop ends the supervisor, Serve and Ray: no process of the session the launcher started remains."""
-    members = session_members(scaled.pid)
+    members = session_processes(scaled.pid)
     assert len(members) > 4, members  # the supervisor, GCS, raylet, the proxy and the replicas
     stopped = scaled.run("--stop", timeout_s=120)
     assert stopped.returncode == 0 and "stopped" in stopped.stdout, stopped.stdout + stopped.stderr
-    assert wait_until(lambda: not session_members(scaled.pid), timeout_s=30, every_s=0.5), \
-        [(pid, Path(f"/proc/{pid}/cmdline").read_bytes()[:80]) for pid in session_members(scaled.pid)]
+    assert wait_until(lambda: not session_processes(scaled.pid), timeout_s=30, every_s=0.5), \
+        [(pid, Path(f"/proc/{pid}/cmdline").read_bytes()[:80]) for pid in session_processes(scaled.pid)]
     assert scaled.run("--status", timeout_s=60).returncode == 3
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{scaled.url}/healthz", timeout=5)
