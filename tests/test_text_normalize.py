@@ -126,6 +126,10 @@ def test_chinese_mobile_grouping():
     ("Python3.12", "Python三点十二"),
     ("GPT-3.5", "GPT-三点五"),
     ("1.05版", "一点零五版"),
+    # IPv4 addresses: each part digit by digit, 点 between (not a version: 一百九十二点...)
+    ("访问192.168.1.10即可", "访问一九二点一六八点一点一零即可"),
+    ("IP是10.0.0.255", "IP是一零点零点零点二五五"),
+    ("版本1.2.3.456", "版本一点二点三点四百五十六"),  # a part over 255: a version
     # units: letters that are no unit of measure stay Latin and are spelled; units read in Chinese
     ("5G网络", "五G网络"),
     ("4K屏幕", "四K屏幕"),

@@ -45,6 +45,8 @@ SPAN_AFTER = ("多", "之久", "左右", "以上", "以内", "的历史", "历�
 # Versions: each part read as a number and joined by 点 (3.12 -> 三点十二, not 三点一二): after v/V
 # (the letter stays and is spelled), with two dots or more, after a Latin word (Python 3.12), before 版.
 _VERSION_V_RE = re.compile(r"(?<![A-Za-z])([vV])\s?(\d+(?:\.\d+)*)(?![\d.]|\s*[%A-Za-z])")
+# an IPv4 address: four parts of 0-255 (a version has fewer parts, or parts over 255)
+_IPV4_RE = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d.])")
 _VERSION_DOTS_RE = re.compile(r"(?<![\d.])\d+(?:\.\d+){2,}(?![\d.])")
 _VERSION_AFTER_WORD_RE = re.compile(r"(?:(?<=[A-Za-z])|(?<=[A-Za-z][ \-])|(?<=版本)|(?<=版本号))\d+\.\d+(?![\d.]|\s*[%A-Za-z°])")
 _VERSION_BEFORE_BAN_RE = re.compile(r"(?<![\d.])\d+\.\d+(?=\s*版)")
@@ -155,6 +157,7 @@ def normalize_zh(text: str) -> str:
     text = _PHONE_RE.sub(_phone, text)          # first: its hyphens must never read as 负
     text = _SHORT_PHONE_RE.sub(lambda m: m.group(1) + _phone(m.group(2)), text)
     text = _DATE_RE.sub(_date, text)
+    text = _IPV4_RE.sub(lambda m: "点".join(N.digits(p) for p in m.group(0).split(".")), text)  # before versions
     text = _VERSION_DOTS_RE.sub(lambda m: _version(m.group(0)), text)     # before times and decimals
     text = _VERSION_V_RE.sub(lambda m: m.group(1) + _version(m.group(2)), text)
     text = _VERSION_AFTER_WORD_RE.sub(lambda m: _version(m.group(0)), text)
