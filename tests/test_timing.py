@@ -57,6 +57,12 @@ def test_written_words_follow_the_text_and_their_phonemes_in_order(frontend):
                 assert 0 <= w.phoneme_start < w.phoneme_end <= len(segment.tokens)
 
 
+def test_an_abbreviation_keeps_its_dot_and_a_sentence_end_does_not(frontend):
+    [segment] = frontend.segments("Dr. Smith met Mr. Lee at 5 p.m. in the U.S. and paid 3.5.", "en")
+    assert [w.text for w in segment.words] == ["Dr.", "Smith", "met", "Mr.", "Lee", "at", "5", "p.m.", "in",
+                                               "the", "U.S.", "and", "paid", "3.5"]
+
+
 def test_chinese_words_are_the_segmenters(frontend):
     [segment] = frontend.segments("我们明天早上见面。", "zh")
     assert "".join(w.text for w in segment.words) == "我们明天早上见面"

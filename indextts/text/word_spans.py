@@ -16,6 +16,7 @@ from difflib import SequenceMatcher
 from typing import Sequence
 
 from .g2p import WordReading
+from .normalize_en import ABBREVIATIONS
 from .vocab import NEAR_MISSES, is_speakable, load_vocab
 
 # Punctuation around a written word that is not part of it ("today." -> "today"); currency and % stay.
@@ -91,11 +92,18 @@ def shifted(words: Sequence[WordSpan], offset: int) -> tuple[WordSpan, ...]:
     return tuple(WordSpan(w.text, w.start + offset, w.end + offset, w.phoneme_start, w.phoneme_end) for w in words)
 
 
+_ABBREVIATIONS_FOLDED = {a.casefold() for a in ABBREVIATIONS}
+_DOTTED_LETTERS_RE = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # U.S, p.m: their last dot is theirs too
+
+
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
     while start < end and (text[start].isspace() or text[start] in _EDGE_PUNCT):
         start += 1
     while end > start and (text[end - 1].isspace() or text[end - 1] in _EDGE_PUNCT):
         end -= 1
+    if end < len(text) and text[end] == "." and (text[start:end + 1].casefold() in _ABBREVIATIONS_FOLDED
+                                                 or _DOTTED_LETTERS_RE.fullmatch(text[start:end])):
+        end += 1  # "Dr." and "p.m." keep their dot: it belongs to the word, not to the sentence
     return start, end
 
 
