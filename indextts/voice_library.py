@@ -27,6 +27,7 @@ import soundfile as sf
 import torch
 from safetensors.torch import load_file, save_file
 
+from . import disk_cache
 from .atomic import atomic_path
 from .errors import InputError
 from .model import SAMPLE_RATE
@@ -219,6 +220,7 @@ class VoiceLibrary:
             meta = json.loads(base.with_name(base.name + ".json").read_text(encoding="utf-8"))
         except (OSError, ValueError, KeyError):
             return None
+        disk_cache.touch(base.with_name(base.name + ".safetensors"), base.with_name(base.name + ".json"))
         return _check_pack(pack), meta
 
     def store_fit(self, sha256: str, steps: int, pack: torch.Tensor, meta: dict) -> None:
@@ -227,6 +229,7 @@ class VoiceLibrary:
             save_file({"pack": _check_pack(pack)}, str(tmp))
         with atomic_path(base.with_name(base.name + ".json")) as tmp:
             tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        disk_cache.prune(base.parent, disk_cache.MAX_FITS)
 
 
 def blend(a: torch.Tensor, b: torch.Tensor, weight_b: float) -> torch.Tensor:

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from .. import disk_cache
 from ..atomic import atomic_path
 from ..audio import write_audio
 from ..config import Settings
@@ -173,7 +174,7 @@ class _Page:
 
     def preview_voice(self, voice: str | None, ui_lang: str, session: SessionVoices | None = None) -> str:
         """A short sample of the chosen voice in its own language (English for voices of other languages),
-        made once per voice and kept (outputs/.previews)."""
+        made once per voice and kept (outputs/.previews, the most recently used ``disk_cache.MAX_PREVIEWS``)."""
         ui_lang = normalize_lang(ui_lang)
         try:
             engine = self.holder.engine
@@ -186,11 +187,14 @@ class _Page:
         lang = "zh" if info is not None and info.language == "zh" else "en"
         digest = hashlib.sha256(f"{resolved.fingerprint}|{lang}".encode()).hexdigest()[:16]
         path = Path(self.settings.paths.outputs) / ".previews" / f"{digest}.wav"
-        if not path.is_file():
+        if path.is_file():
+            disk_cache.touch(path)
+        else:
             result = engine.synthesize(t(ui_lang, f"voice_preview_text_{lang}"), voice=resolved, lang=lang)
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(path) as tmp:
                 sf.write(tmp, result.audio, result.sample_rate, format="WAV", subtype="PCM_16")
+            disk_cache.prune(path.parent, disk_cache.MAX_PREVIEWS)
         return str(path)
 
     def poll(self, lang: str, text: str, text_lang: str, max_tokens: float, voice: str, stats: Stats,
