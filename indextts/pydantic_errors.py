@@ -25,8 +25,9 @@ class FieldProblem:
 
     @property
     def field(self) -> str | None:
-        """The location as a dotted name (``server.port``); None when the error is about the whole input."""
-        return ".".join(self.location) or None
+        """The location as a dotted name (``server.port``, ``turns[0].voice``); None when the error is about the
+        whole input."""
+        return ".".join(self.location).replace(".[", "[") or None
 
     @property
     def shown_value(self) -> str:
@@ -40,7 +41,8 @@ def field_problems(errors: Iterable[Mapping[str, Any]], drop: Iterable[str] = ()
     """``ValidationError.errors()`` as FieldProblems, in order. ``drop``: location parts that name no
     field of the user's (FastAPI puts a request body's fields under "body")."""
     dropped = frozenset(drop)
-    return [FieldProblem(location=tuple(str(part) for part in err.get("loc", ()) if part not in dropped),
+    return [FieldProblem(location=tuple(f"[{part}]" if isinstance(part, int) else str(part)
+                                        for part in err.get("loc", ()) if part not in dropped),
                          kind=str(err.get("type", "")),
                          message=str(err.get("msg", "invalid value")).removeprefix(VALUE_ERROR_PREFIX),
                          value=err.get("input"))

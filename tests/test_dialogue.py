@@ -197,6 +197,7 @@ def test_api_script_answers_one_track_with_turn_times(make_app):
     ({"turns": [{"text": "Hi.", "voice": "nope"}]}, "turns[0].voice", "turns[0]: unknown voice 'nope'"),
     ({"turns": [{"text": "Hi.", "emotion_weight": 2}]}, "turns[0].emotion_weight", "from 0 to 1"),
     ({"turns": [{"text": "Hi.", "speed": 9}]}, "turns[0].speed", "speed must be between"),
+    ({"turns": [{"text": "Hi.", "spaker": "A"}]}, "turns[0].spaker", "accepted fields are text, speaker, voice"),
     ({"turns": [{"text": "Hi.", "emotion_text": "sad", "emotion": {"happy": 1}}]}, "turns[0].emotion_text",
      "one emotion source"),
     ({"script": "Alice: Hi.", "response_format": "midi"}, "response_format", "unsupported response_format"),

@@ -12,7 +12,7 @@ import time
 import tomllib
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Iterator, NoReturn, TypeVar
+from typing import Any, AsyncIterator, Callable, Iterator, NoReturn, Sequence, TypeVar, get_args
 
 from anyio import to_thread
 from fastapi import Request
@@ -249,12 +249,34 @@ async def read_json(request: Request, expects: str = "'input'") -> dict[str, Any
 
 def parse_body(model: type[Body], body: dict[str, Any]) -> Body:
     """``body`` as ``model``; a 400 naming the first field that is wrong (an unknown field's message lists
-    the model's fields)."""
+    the fields of the object it was sent in: a dialogue turn's, not the body's)."""
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        message, param = describe_body_error(exc.errors(), tuple(model.model_fields))
+        errors = exc.errors()
+        accepted = tuple(fields_at(model, errors[0].get("loc", ())[:-1]).model_fields) if errors else ()
+        message, param = describe_body_error(errors, accepted)
         raise APIError(400, message, param=param, code="invalid_value", kind="invalid_request") from None
+
+
+def fields_at(model: type[BaseModel], location: Sequence[Any]) -> type[BaseModel]:
+    """The model of the object at ``location`` inside ``model`` (("turns", 0) -> the turn model): list indexes
+    and dict keys skipped, each field's annotation searched for a model; ``model`` where none is found."""
+    current = model
+    for part in location:
+        info = current.model_fields.get(part) if isinstance(part, str) else None
+        if info is None:
+            continue
+        pending, found = [info.annotation], None
+        while pending and found is None:
+            kind = pending.pop()
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                found = kind
+            pending.extend(get_args(kind))
+        if found is None:
+            return current
+        current = found
+    return current
 
 
 async def cancel_when_abandoned(request: Request, cancel: threading.Event, out_of_time: Callable[[], bool]) -> None:
