@@ -23,4 +23,5 @@ install_system_packages "the browser tests (or their live-player test) will be s
 bootstrap_venv requirements.txt requirements-test.txt requirements-ray.txt
 PY="$VENV_DIR/bin/python"
 "$PY" -m indextts.weights ensure
-exec "$PY" -m pytest tests "$@"
+# --durations: where the suite's time goes is in every CI log (the aim is well under 15 minutes on 2 cores)
+exec "$PY" -m pytest tests --durations=25 "$@"
