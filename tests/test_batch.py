@@ -379,3 +379,19 @@ def test_gradio_client_batch_with_the_fake_engine(make_app, tmp_path):
             assert sorted(opened.namelist()) == ["a.flac", "b.mp3", "manifest.jsonl"]
         listed = httpx.get(f"{url}/v1/batches").json()["data"]  # the page's batch is the API's too
         assert [b["id"] for b in listed] == [batch_id] and listed[0]["status"] == "done"
+
+
+def test_the_page_serves_batch_zips_from_a_batches_folder_outside_the_outputs(make_app, tmp_path):
+    batches = tmp_path / "elsewhere" / "batches"
+    archive = batches / "b1" / "b1.zip"
+    archive.parent.mkdir(parents=True)
+    archive.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
+    paths = {"outputs": str(tmp_path / "outputs"), "voices": str(tmp_path / "voices"), "logs": str(tmp_path / "logs"),
+             "glossary": str(tmp_path / "glossary.yaml"), "presets": str(tmp_path / "presets"),
+             "batches": str(batches)}
+    app, _ = make_app(paths=paths)
+    with serving(app) as url:
+        served = httpx.get(f"{url}/gradio_api/file={archive}", timeout=30)
+        assert served.status_code == 200 and served.content.startswith(b"PK"), served.status_code
+        refused = httpx.get(f"{url}/gradio_api/file={tmp_path / 'elsewhere'}/other.txt", timeout=30)
+        assert refused.status_code in (403, 404)

@@ -18,6 +18,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from ..batch.store import batches_folder
 from ..config import Settings
 from .api import VERSION, build_router, install_error_handlers
 from .auth import BasicAuthMiddleware
@@ -107,7 +108,8 @@ def create_app(settings: Settings, holder: EngineHolder | None = None) -> FastAP
         app, blocks, path="/",
         server_name=server.bind_host, server_port=server.port,
         max_file_size=f"{server.max_upload_mb}mb",
-        allowed_paths=[str(settings.paths.outputs), str(settings.paths.voices)],
+        # the batches folder too: the Batch tab hands out its zip from there (outside outputs when configured so)
+        allowed_paths=[str(settings.paths.outputs), str(settings.paths.voices), str(batches_folder(settings))],
         blocked_paths=[str(settings.paths.cache_hub), str(settings.paths.logs)],
         ssr_mode=False, enable_monitoring=False, mcp_server=False,
     )
