@@ -53,3 +53,43 @@ def test_upload_subtitles_render_play_and_download(live_server, browser, tmp_pat
         context.close()
     info = sf.info(saved)
     assert saved.suffix == ".mp3" and info.samplerate == 24000 and abs(info.duration - 6.5) < 0.1, info
+
+
+def test_stop_ends_a_render_at_the_next_cue(make_app, browser, tmp_path):
+    """The page's Stop (the in-process app, a slow fake engine: 0.3 s a cue, no model): the engine stops making
+    cues within a cue of the click, and no track is shown."""
+    import time
+
+    from playwright.sync_api import expect
+
+    from conftest import serving, wait_until
+    from fake_engine import FakeEngine
+    from test_dub import TimedFakeEngine
+
+    class SlowEngine(FakeEngine):
+        natural_length_s = TimedFakeEngine.natural_length_s
+
+    engine = SlowEngine(delay_s=0.3)
+    source = tmp_path / "long.srt"
+    source.write_text("".join(f"{k + 1}\n00:00:{k:02d},000 --> 00:00:{k:02d},900\nCue {k}.\n\n" for k in range(30)),
+                      encoding="utf-8")
+    app, _ = make_app(loader=lambda settings: engine)
+    with serving(app) as url:
+        context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1300})
+        page = context.new_page()
+        try:
+            page.goto(url + "/")
+            expect(page.locator("#status-line")).to_contain_text("ready", timeout=30_000)
+            page.locator("#tab-dub-button, button[role=tab]:has-text('Subtitles')").first.click()
+            page.locator("#dub-file input[type=file]").set_input_files(str(source))
+            expect(page.locator("#dub-summary")).to_contain_text("30 cues", timeout=30_000)
+            page.locator("#dub-render").click()
+            assert wait_until(lambda: engine.rendered >= 2, 30, 0.05), engine.rendered
+            page.locator("#dub-stop").click()
+            time.sleep(1.0)  # the cue under way finishes
+            stopped_at = engine.rendered
+            time.sleep(1.5)
+            assert engine.rendered == stopped_at < 30
+            expect(page.locator("#dub-audio audio[src^='blob:']")).to_have_count(0)
+        finally:
+            context.close()
