@@ -236,3 +236,36 @@ def test_launcher_refuses_bad_scale_flags_before_doing_anything(flags, message):
     """Bad scale-out flags are usage errors (exit 2) named by the launcher, before any setup or Ray start."""
     out = subprocess.run([str(LAUNCHER), *flags], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and message in out.stderr, out.stderr
+
+
+def test_a_replica_app_has_the_single_process_auth_cors_and_its_own_headers(tmp_path):
+    """In process, no Ray: the replica's app asks for the same credentials, answers CORS with X-Replica exposed,
+    marks every answer with its id, and says 503 at /readyz until every replica runs."""
+    import base64
+
+    from fastapi.testclient import TestClient
+
+    from fake_engine import FakeEngine
+    from indextts.config import Settings
+    from indextts.scale.replica_app import DeploymentReadiness, build_replica_app
+    from indextts.server.engine_holder import EngineHolder
+
+    settings = Settings.load(environ={}, overrides={
+        "paths": {"outputs": str(tmp_path / "outputs"), "voices": str(tmp_path / "voices"),
+                  "logs": str(tmp_path / "logs"), "presets": str(tmp_path / "presets"),
+                  "glossary": str(tmp_path / "glossary.yaml")},
+        "server": {"auth_user": "ann", "auth_password": "s3cret-pass", "cors_origins": ["http://studio.test"]}})
+    running = {"now": (0, 2)}
+    holder = EngineHolder(settings, loader=lambda s: FakeEngine())
+    app = build_replica_app(settings, holder, "replica-7", DeploymentReadiness(lambda: running["now"]))
+    login = {"Authorization": "Basic " + base64.b64encode(b"ann:s3cret-pass").decode()}
+    with TestClient(app) as client:
+        assert holder.wait(10)
+        refused = client.get("/v1/voices")
+        assert refused.status_code == 401 and refused.headers["x-replica"] == "replica-7"
+        voices = client.get("/v1/voices", headers={**login, "Origin": "http://studio.test"})
+        assert voices.status_code == 200 and "x-replica" in voices.headers["access-control-expose-headers"].lower()
+        assert voices.headers["access-control-allow-origin"] == "http://studio.test"
+        assert client.get("/readyz").status_code == 503
+        running["now"] = (2, 2)
+        assert client.get("/readyz").status_code == 200

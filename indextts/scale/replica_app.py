@@ -18,15 +18,13 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from starlette.middleware.cors import CORSMiddleware
 
 from ..config import Settings
-from ..server.api import VERSION, build_router, install_error_handlers
-from ..server.app import EXPOSED_HEADERS
-from ..server.auth import BasicAuthMiddleware
+from ..server.api import VERSION
+from ..server.app import EXPOSED_HEADERS, add_edge_middleware, install_api
 from ..server.engine_holder import EngineHolder
 from ..server.error_boundary import RETRY_AFTER_S
-from ..server.metrics import Metrics, MetricsMiddleware
+from ..server.metrics import Metrics
 from ..server.outputs import OutputStore
 
 REPLICA_HEADER = b"x-replica"
@@ -113,21 +111,8 @@ def build_replica_app(settings: Settings, holder: EngineHolder, replica_id: str,
 
     app = FastAPI(title="IndexTTS WebUI API (Ray Serve replica)", version=VERSION, lifespan=lifespan,
                   description="Local text-to-speech (Kokoro-82M). OpenAI-compatible /v1/audio/speech.")
-    app.state.settings = settings
-    app.state.holder = holder
-    app.state.store = store
-    app.state.metrics = metrics
-    install_error_handlers(app, metrics)
-    app.include_router(build_router(holder, settings, store, metrics, replica=True))
-    server = settings.server
-    if server.auth_user and server.auth_password:
-        app.add_middleware(BasicAuthMiddleware, user=server.auth_user,
-                           password=server.auth_password.get_secret_value())
-    if server.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(server.cors_origins), allow_methods=["*"],
-                           allow_headers=["*"], expose_headers=[*EXPOSED_HEADERS, "X-Replica"],
-                           allow_credentials="*" not in server.cors_origins)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    install_api(app, settings, holder, store, metrics, replica=True)
+    add_edge_middleware(app, settings, metrics, exposed_headers=[*EXPOSED_HEADERS, "X-Replica"])
     app.add_middleware(AllReplicasReadyGate, readiness=readiness)
     app.add_middleware(ReplicaHeaderMiddleware, replica_id=replica_id)  # outermost: every answer carries it
     return app

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -95,12 +96,7 @@ def create_app(settings: Settings, holder: EngineHolder | None = None) -> FastAP
 
     app = FastAPI(title="IndexTTS WebUI API", version=VERSION, lifespan=lifespan,
                   description="Local text-to-speech (Kokoro-82M). OpenAI-compatible /v1/audio/speech.")
-    app.state.settings = settings
-    app.state.holder = holder
-    app.state.store = store
-    app.state.metrics = metrics
-    install_error_handlers(app, metrics)  # app-level: the routes raise, the boundary answers and counts
-    app.include_router(build_router(holder, settings, store, metrics))  # before the mount: "/" catches all
+    install_api(app, settings, holder, store, metrics)  # before the mount: "/" catches all
 
     server = settings.server
     blocks = build_ui(holder, settings, store, metrics)
@@ -113,16 +109,35 @@ def create_app(settings: Settings, holder: EngineHolder | None = None) -> FastAP
         blocked_paths=[str(settings.paths.cache_hub), str(settings.paths.logs)],
         ssr_mode=False, enable_monitoring=False, mcp_server=False,
     )
+    if server.listen and not (server.auth_user and server.auth_password):
+        log.warning("listening on the LAN WITHOUT auth (--no-auth): anyone on the network can use this app")
+    add_edge_middleware(app, settings, metrics)  # Gradio sees the CORS middleware and leaves CORS to it
+    return app
+
+
+def install_api(app: FastAPI, settings: Settings, holder: EngineHolder, store: OutputStore, metrics: Metrics,
+                replica: bool = False) -> None:
+    """The API on ``app``: its state (read by the routes), the error boundary and the routes (``replica``:
+    as a Ray Serve replica serves them, see ``build_router``)."""
+    app.state.settings = settings
+    app.state.holder = holder
+    app.state.store = store
+    app.state.metrics = metrics
+    install_error_handlers(app, metrics)  # app-level: the routes raise, the boundary answers and counts
+    app.include_router(build_router(holder, settings, store, metrics, replica=replica))
+
+
+def add_edge_middleware(app: FastAPI, settings: Settings, metrics: Metrics,
+                        exposed_headers: Sequence[str] = EXPOSED_HEADERS) -> None:
+    """Basic auth (when a user and password are set), CORS (when origins are) and the request metrics, in that
+    order from the inside out: CORS outside auth (a browser's preflight carries no credentials, and a 401 must be
+    readable too), metrics outermost (it counts 401s too)."""
+    server = settings.server
     if server.auth_user and server.auth_password:
         app.add_middleware(BasicAuthMiddleware, user=server.auth_user,
                            password=server.auth_password.get_secret_value())
-    elif server.listen:
-        log.warning("listening on the LAN WITHOUT auth (--no-auth): anyone on the network can use this app")
     if server.cors_origins:
-        # outside auth: a browser's preflight carries no credentials, and a 401 must be readable too.
-        # Gradio sees this middleware and leaves CORS to it.
         app.add_middleware(CORSMiddleware, allow_origins=list(server.cors_origins), allow_methods=["*"],
-                           allow_headers=["*"], expose_headers=EXPOSED_HEADERS,
+                           allow_headers=["*"], expose_headers=list(exposed_headers),
                            allow_credentials="*" not in server.cors_origins)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts 401s too
-    return app
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
