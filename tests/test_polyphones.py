@@ -87,3 +87,17 @@ def test_phonemes_follow_the_readings():
     g2p = G2P()
     assert G2P._py2ipa("dei3") in g2p.zh("我得走了。")          # děi, not the particle de
     assert G2P._py2ipa("zhong4") in g2p.zh("他种了一棵树。")
+
+
+@pytest.mark.parametrize("text, reading", [
+    ("价格涨了1.5倍。", "yi1 dian3"),        # a decimal
+    ("下午1:30出发。", "yi1 dian3"),          # a clock time
+    ("一点钟见。", "yi1 dian3 zhong1"),
+    ("访问10.0.1.1即可。", "yi1 dian3"),      # an address's part
+    ("他有一点累。", "yi4 dian3"),            # "a little" keeps its yì
+])
+def test_yi_dian_is_yi1_as_a_number_and_yi4_as_a_little(text, reading):
+    from indextts.text import Frontend
+
+    words = [w for w in Frontend().words(text, "zh") if w.text.startswith("一点")]
+    assert words and " ".join(words[0].pinyin) == reading, words

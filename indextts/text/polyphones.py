@@ -36,6 +36,8 @@ DEI_AFTER = ("我", "你", "他", "她", "它", "们", "咱", "谁", "家", "也
              "可", "又", "才", "先", "真", "天", "晚", "午", "后", "年", "会儿", "现在", "马上")
 # ... unless an object follows: then it is the verb dé (他得了第一名, 她得病了).
 DE2_OBJECTS = ("了", "过", "到", "奖", "病", "分", "罪", "知", "意", "票", "冠军", "第")
+# after 一点, these make it a number (a decimal, an IP's part, a clock time), read yī, not the yì of 有一点累
+NUMERAL_FOLLOWERS = tuple("零一二三四五六七八九十两半钟整")
 PRIZES = ("第", "冠军", "亚军", "金", "银", "铜", "满分", "奖", "大奖", "一等", "二等", "三等", "病")
 ASPECT = ("了", "着", "过")
 # What stands before a verb: a subject, a modal, an adverb (我种, 正在数, 要量, 忙着种).
@@ -151,6 +153,8 @@ def fix_polyphones(words: list[str], pinyins: list[list[str]]) -> list[list[str]
             py[0] = "de5"                           # 慢慢地走: the adverbial particle
         elif word == "的" and prev.endswith("打") and nxt.startswith(("去", "到", "回")):
             py[0] = "di1"                           # 打的去机场: the taxi
+        elif word in ("一点", "一点钟") and (word == "一点钟" or nxt[:1] in NUMERAL_FOLLOWERS):
+            py[0] = "yi1"                           # 1.5 一点五, 1:30 一点三十分, 一点钟: the numeral
         elif word.endswith("一行") and not nxt:
             py[-1] = "hang2"                        # 干这一行: the trade
         elif (word.endswith("落") and not _known_word(word) and nxt.startswith(("在", "了", "下"))
