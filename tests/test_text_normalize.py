@@ -130,6 +130,12 @@ def test_chinese_mobile_grouping():
     ("访问192.168.1.10即可", "访问一九二点一六八点一点一零即可"),
     ("IP是10.0.0.255", "IP是一零点零点零点二五五"),
     ("版本1.2.3.456", "版本一点二点三点四百五十六"),  # a part over 255: a version
+    # time ranges, scores and ratios
+    ("营业时间9:00-17:00", "营业时间九点到十七点"),
+    ("上午9:30~下午5:00开放", "上午九点三十分到下午五点开放"),
+    ("比分3:2", "比分三比二"),
+    ("屏幕比例16:9", "屏幕比例十六比九"),
+    ("3天2夜", "三天两夜"),
     # units: letters that are no unit of measure stay Latin and are spelled; units read in Chinese
     ("5G网络", "五G网络"),
     ("4K屏幕", "四K屏幕"),

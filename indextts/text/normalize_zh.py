@@ -21,7 +21,7 @@ LIANG_MEASURES = ("个", "位", "只", "本", "条", "件", "张", "次", "天",
                   "年", "周", "星期", "种", "名", "辆", "台", "部", "双", "对", "块", "杯", "瓶", "碗",
                   "家", "份", "套", "项", "门", "场", "遍", "倍", "把", "根", "头", "匹", "架", "座",
                   "棵", "片", "句", "封", "篇", "首", "口", "声", "层", "点", "斤", "公斤", "公里",
-                  "米", "元", "万", "千", "百", "亿", "成", "趟", "笔", "支", "顿", "节", "期", "届")
+                  "米", "元", "万", "千", "百", "亿", "成", "趟", "笔", "支", "顿", "节", "期", "届", "夜", "晚")
 UNITS = {  # longest first in the regex; data sizes stay Latin and are read as letters
     "km/h": "公里每小时", "m/s": "米每秒", "km²": "平方公里", "m²": "平方米", "m³": "立方米",
     "km": "公里", "cm": "厘米", "mm": "毫米", "nm": "纳米", "m": "米", "kg": "公斤", "mg": "毫克",
@@ -61,6 +61,10 @@ LATIN_SYMBOL_WORDS = {"C#": "C sharp", "F#": "F sharp"}
 _LATIN_SYMBOL_RE = re.compile(r"(?<![A-Za-z])(" + "|".join(map(re.escape, LATIN_SYMBOL_WORDS)) + r")(?![A-Za-z0-9#])")
 _YEAR_RANGE_RE = re.compile(r"(?<![\d.])(\d{4})\s*[-~～–—]\s*(\d{4})(?=\s*年)")
 _TIME_RE = re.compile(r"(?<!\d)([01]?\d|2[0-4])[:：]([0-5]\d)(?::([0-5]\d))?(?!\d)(?:\s?([AaPp])\.?[Mm]\.?(?![A-Za-z]))?")
+# after the times are words: a dash between two of them is 到 (9:00-17:00 九点到十七点)
+_TIME_RANGE_RE = re.compile(r"(?<=[点分秒])\s*[-~～–—]\s*(?=(?:上午|下午)?[零一二两三四五六七八九十]+点)")
+# a colon before a single digit is no clock time: a score or a ratio (3:2 三比二, 16:9 十六比九)
+_RATIO_RE = re.compile(r"(?<![\d:：.])(\d{1,3})\s?[:：]\s?(\d)(?![\d:：.])")
 _EN_ORDINAL_RE = re.compile(r"(?<![\d.])(\d+)(st|nd|rd|th)(?![A-Za-z])")   # "March 5th" inside Chinese
 _MONEY_RE = re.compile(r"(US\$|HK\$|[¥$€£])\s?(-?\d[\d,]*(?:\.\d+)?)")
 _PERCENT_RANGE_RE = re.compile(rf"({NUM})\s*%?\s*[-~–]\s*({NUM})\s*%")
@@ -165,6 +169,8 @@ def normalize_zh(text: str) -> str:
     text = _YEAR_RANGE_RE.sub(lambda m: f"{N.digits(m.group(1))}到{N.digits(m.group(2))}", text)
     text = _YEAR_RE.sub(_year, text)
     text = _TIME_RE.sub(_time, text)
+    text = _TIME_RANGE_RE.sub("到", text)
+    text = _RATIO_RE.sub(lambda m: f"{N.cardinal(int(m.group(1)))}比{N.cardinal(int(m.group(2)))}", text)
     text = _EN_ORDINAL_RE.sub(lambda m: ordinal_en(int(m.group(1))), text)
     text = _MONEY_RE.sub(_money, text)
     text = _PERCENT_RANGE_RE.sub(lambda m: f"百分之{_num(m.group(1))}到百分之{_num(m.group(2))}", text)
