@@ -39,6 +39,11 @@ _PHONE_RE = re.compile(r"(?<![\d\-.,])(?:\+?86[ -]?)?(?:1\d{2}[ -]?\d{4}[ -]?\d{
 _SHORT_PHONE_RE = re.compile(r"((?:电话|手机|拨打|致电|热线|号码|联系|分机)[^\d\n]{0,6})(\d{3,4}-\d{4})(?![\d\-])")
 _DATE_RE = re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")
 _YEAR_RE = re.compile(r"(?<![\d.,])(\d{4}(?=\s*年)|\d{2}(?=\s*年代))")
+# numbers that are codes, read digit by digit: after 号/编号/账号/尾号/验证码/密码/ID (编号123, 尾号3345, 验证码4821),
+# a room (301室), a generation (90后, 00后)
+_CODE_RE = re.compile(r"((?:号码?|验证码|密码|口令|ID|id)(?:是|为)?[:：]?\s?)(\d{3,})(?![\d.,])")
+_ROOM_RE = re.compile(r"(?<![\d.,])\d{3,4}(?=\s*(?:室|房间))")
+_GENERATION_RE = re.compile(r"(?<![\d.,])(?:[05-9][05]|10)(?=后(?![面来天年]))")  # 50后-00后, 95后, 10后
 # Words that make "1500年" a span of years (一千五百年), not the year 1500 (一五零零年).
 SPAN_BEFORE = ("近", "约", "长达", "历时", "超过", "将近", "大约", "整整", "足足", "过去", "经过", "持续")
 SPAN_AFTER = ("多", "之久", "左右", "以上", "以内", "的历史", "历史")
@@ -141,7 +146,9 @@ def _year(m: re.Match) -> str:
     after = after[1:] if after.startswith("年") else ""
     before = m.string[:m.start()].rstrip()
     span = (len(number) == 4 and number.endswith("000")) or before.endswith(SPAN_BEFORE) or after.startswith(SPAN_AFTER)
-    return N.cardinal(int(number)) if span and len(number) == 4 else N.digits(number)
+    if len(number) == 2:  # a decade: 90年代 九十年代 (00年代 零零年代)
+        return N.digits(number) if number == "00" else N.cardinal(int(number))
+    return N.cardinal(int(number)) if span else N.digits(number)
 
 
 def _version(numbers: str) -> str:
@@ -168,6 +175,9 @@ def normalize_zh(text: str) -> str:
     text = _VERSION_BEFORE_BAN_RE.sub(lambda m: _version(m.group(0)), text)
     text = _YEAR_RANGE_RE.sub(lambda m: f"{N.digits(m.group(1))}到{N.digits(m.group(2))}", text)
     text = _YEAR_RE.sub(_year, text)
+    text = _CODE_RE.sub(lambda m: m.group(1) + N.digits(m.group(2)), text)
+    text = _ROOM_RE.sub(lambda m: N.digits(m.group(0)), text)
+    text = _GENERATION_RE.sub(lambda m: N.digits(m.group(0)), text)
     text = _TIME_RE.sub(_time, text)
     text = _TIME_RANGE_RE.sub("到", text)
     text = _RATIO_RE.sub(lambda m: f"{N.cardinal(int(m.group(1)))}比{N.cardinal(int(m.group(2)))}", text)
