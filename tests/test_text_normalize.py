@@ -45,6 +45,17 @@ from indextts.text.normalize_zh import normalize_zh
     ("apples, pears, etc.", "apples, pears, et cetera."),
     ("cats vs. dogs", "cats versus dogs"),
     ("agent 007", "agent zero zero seven"),
+    # clock times with am/pm glued on, and their ranges; the sentence's full stop stays
+    ("Open from 9am-5pm daily.", "Open from nine AM to five PM daily."),
+    ("Meet at 5pm.", "Meet at five PM."),
+    ("Meet at 5 p.m. Then go.", "Meet at five PM. Then go."),
+    ("Meet at 5 p.m. today", "Meet at five PM today"),
+    # addresses, versions, multipliers, 24/7, WWII
+    ("Visit 192.168.0.1 now", "Visit one nine two dot one six eight dot zero dot one now"),
+    ("Version 2.0.1 is out", "Version two point zero point one is out"),
+    ("It is 3x faster", "It is three times faster"),
+    ("We offer 24/7 support", "We offer twenty-four seven support"),
+    ("After WWII ended", "After World War Two ended"),
 ])
 def test_english(text, expected):
     assert normalize_en(text) == expected

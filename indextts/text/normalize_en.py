@@ -16,7 +16,7 @@ from . import numbers_en as N
 ABBREVIATIONS = {
     "e.g.": "for example", "i.e.": "that is", "etc.": "et cetera", "vs.": "versus", "viz.": "namely",
     "Dr.": "Doctor", "Mr.": "Mister", "Mrs.": "Missus", "Ms.": "Miz", "Prof.": "Professor",
-    "a.m.": "AM", "p.m.": "PM", "approx.": "approximately",
+    "a.m.": "AM", "p.m.": "PM", "approx.": "approximately", "WWI": "World War One", "WWII": "World War Two",
 }
 _ABBR_RE = re.compile(r"(?<![\w.])(" + "|".join(re.escape(a) for a in ABBREVIATIONS) + r")(?=\W|$)",
                       re.IGNORECASE)
@@ -31,6 +31,13 @@ _PERCENT_RE = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)\s?%")
 _ORDINAL_RE = re.compile(r"(?<![\w.])(\d+)(st|nd|rd|th)\b", re.IGNORECASE)
 _NUMBER_RE = re.compile(r"(?<![\w.,])(-(?=\d))?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\d,]*\d)(?!\.\d)(?![A-Za-z])")  # 4K, 221B: left to the G2P
 _NEXT_WORD_RE = re.compile(r"\s*([A-Za-z]+)")
+# clock times with am/pm glued on (9am, 5 p.m.), and a dash between two of them (9am-5pm: nine AM to five PM)
+_CLOCK = r"\d{1,2}(?::[0-5]\d)?\s?[ap](?:m|\.m\.)(?![A-Za-z])"
+_CLOCK_RANGE_RE = re.compile(rf"(?<![\w:.])({_CLOCK})\s?[-–]\s?(?={_CLOCK})", re.IGNORECASE)
+_HOUR_AMPM_RE = re.compile(r"(?<![\w:.])(\d{1,2})\s?([ap])(m|\.m\.)(?![A-Za-z])", re.IGNORECASE)
+_IPV4_RE = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d.])")
+_DOTTED_VERSION_RE = re.compile(r"(?<![\d.])\d+(?:\.\d+){2,}(?![\d.])")  # 2.0.1: two point zero point one
+_TIMES_RE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)x(?=\s+[A-Za-z])")      # 3x faster: three times
 CURRENCY_NAMES = {"$": ("dollar", "dollars", "cent", "cents"), "€": ("euro", "euros", "cent", "cents"),
                   "£": ("pound", "pounds", "penny", "pence")}
 
@@ -40,6 +47,12 @@ def _abbreviation(m: re.Match) -> str:
     # keep the sentence-final period that the abbreviation's own dot stood for
     at_end = m.end() == len(m.string) or (m.string[m.end():].strip() == "")
     return words + ("." if at_end and m.group(1).endswith(".") and words not in ("AM", "PM") else "")
+
+
+def _hour_ampm(m: re.Match) -> str:
+    """9am -> nine AM; "at 5 p.m." ending a sentence keeps the full stop its last dot stood for."""
+    ends = m.group(3) != "m" and re.match(r"\s*(?:$|[A-Z\"'“])", m.string[m.end():]) is not None
+    return f"{N.cardinal(int(m.group(1)))} {m.group(2).upper()}M" + ("." if ends else "")
 
 
 def _phone(m: re.Match) -> str:
@@ -89,8 +102,14 @@ def _counts_things(m: re.Match) -> bool:
 def normalize_en(text: str) -> str:
     """Readable English: '$12.50 on 2024-03-15' -> 'twelve dollars and fifty cents on March
     fifteenth, twenty twenty-four'."""
+    text = _CLOCK_RANGE_RE.sub(lambda m: m.group(1) + " to ", text)
+    text = _HOUR_AMPM_RE.sub(_hour_ampm, text)
     text = _ABBR_RE.sub(_abbreviation, text)
     text = _PHONE_RE.sub(_phone, text)
+    text = _IPV4_RE.sub(lambda m: " dot ".join(N.digits(p) for p in m.group(0).split(".")), text)
+    text = _DOTTED_VERSION_RE.sub(lambda m: " point ".join(N.cardinal(int(p)) for p in m.group(0).split(".")), text)
+    text = _TIMES_RE.sub(lambda m: _number(_NUMBER_RE.match(m.group(1))) + " times", text)
+    text = text.replace("24/7", "twenty-four seven")
     text = _SCALED_MONEY_RE.sub(_scaled_money, text)
     text = _MONEY_RE.sub(_money, text)     # before hibari: it reads $ amounts in its lexicon only
     text = hibari_normalize(text)
