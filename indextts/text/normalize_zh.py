@@ -41,7 +41,7 @@ _DATE_RE = re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")
 _YEAR_RE = re.compile(r"(?<![\d.,])(\d{4}(?=\s*年)|\d{2}(?=\s*年代))")
 # numbers that are codes, read digit by digit: after 号/编号/账号/尾号/验证码/密码/ID (编号123, 尾号3345, 验证码4821),
 # a room (301室), a generation (90后, 00后)
-_CODE_RE = re.compile(r"((?:号码?|验证码|密码|口令|ID|id)(?:是|为)?[:：]?\s?)(\d{3,})(?![\d.,])")
+_CODE_RE = re.compile(r"((?:号码?|验证码|密码|口令|(?<![A-Za-z])(?:ID|id))(?:是|为)?[:：]?\s?)(\d{3,})(?![\d.,])")
 _ROOM_RE = re.compile(r"(?<![\d.,])\d{3,4}(?=\s*(?:室|房间))")
 _GENERATION_RE = re.compile(r"(?<![\d.,])(?:[05-9][05]|10)(?=后(?![面来天年]))")  # 50后-00后, 95后, 10后
 # Words that make "1500年" a span of years (一千五百年), not the year 1500 (一五零零年).
