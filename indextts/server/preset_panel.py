@@ -117,16 +117,21 @@ class PresetActions:
             message += t(ui_lang, "preset_no_clip")
         return message, self.choices(preset.name), preset.name
 
+    @staticmethod
+    def _on_chosen(selected: str | None, ui_lang: str, action: Callable[[str], Preset]) -> Preset:
+        """``action`` on the preset chosen in the list; no choice or the store's refusal shown on the page."""
+        if not selected:
+            raise gr.Error(t(ui_lang, "preset_choose"))
+        try:
+            return action(selected)
+        except IndexTTSError as exc:
+            raise gr.Error(str(exc)) from None
+
     def apply(self, selected: str | None, ui_lang: str):
         """Set every control from the chosen preset: (message, *controls). A voice that is gone is named in the
         message; the other settings are still applied."""
         ui_lang = normalize_lang(ui_lang)
-        if not selected:
-            raise gr.Error(t(ui_lang, "preset_choose"))
-        try:
-            preset = self.store.get(selected)
-        except IndexTTSError as exc:
-            raise gr.Error(str(exc)) from None
+        preset = self._on_chosen(selected, ui_lang, self.store.get)
         values = self.controls_of(preset)
         voice_gone = preset.voice and not isinstance(values[0], str)
         message = t(ui_lang, "preset_voice_missing", name=preset.name, voice=preset.voice) if voice_gone \
@@ -136,23 +141,13 @@ class PresetActions:
     def rename(self, selected: str | None, new_name: str, ui_lang: str):
         """(message, list, name box)."""
         ui_lang = normalize_lang(ui_lang)
-        if not selected:
-            raise gr.Error(t(ui_lang, "preset_choose"))
-        try:
-            renamed = self.store.rename(selected, new_name)
-        except IndexTTSError as exc:
-            raise gr.Error(str(exc)) from None
+        renamed = self._on_chosen(selected, ui_lang, lambda name: self.store.rename(name, new_name))
         return t(ui_lang, "preset_renamed", old=selected, new=renamed.name), self.choices(renamed.name), renamed.name
 
     def delete(self, selected: str | None, ui_lang: str):
         """(message, list, name box)."""
         ui_lang = normalize_lang(ui_lang)
-        if not selected:
-            raise gr.Error(t(ui_lang, "preset_choose"))
-        try:
-            removed = self.store.delete(selected)
-        except IndexTTSError as exc:
-            raise gr.Error(str(exc)) from None
+        removed = self._on_chosen(selected, ui_lang, self.store.delete)
         return t(ui_lang, "preset_deleted", name=removed.name), self.choices(), ""
 
     # -- gradio_client endpoints ----------------------------------------------------------------
