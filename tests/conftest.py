@@ -240,3 +240,21 @@ def make_app(tmp_path, monkeypatch):
         return create_app(settings, EngineHolder(settings, loader=loader)), settings
 
     return build
+
+
+@contextlib.contextmanager
+def ready_page(browser, url: str, tab: str | None = None, **context_options):
+    """A page of the app at ``url`` in a fresh browser context (English unless ``locale`` is given), once the
+    status line says ready, on ``tab`` (its label) when given; the context is closed afterwards."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(**{"locale": "en-US", **context_options})
+    try:
+        page = context.new_page()
+        page.goto(url + "/")
+        expect(page.locator("#status-line")).to_contain_text("ready", timeout=30_000)
+        if tab:
+            page.locator(f"button[role=tab]:has-text('{tab}')").first.click()
+        yield page
+    finally:
+        context.close()

@@ -21,6 +21,20 @@ def audio_duration(player) -> float:
         " : a.addEventListener('loadedmetadata', () => ok(a.duration), {once: true}))")
 
 
+def download_as(page, fmt: str, format_radio: str, download_box: str, folder: Path, timeout_ms: int = 20_000) -> Path:
+    """Pick ``fmt`` in the ``format_radio``, wait for the ``download_box`` to offer that file, download it into
+    ``folder``; its path."""
+    from playwright.sync_api import expect
+
+    page.locator(format_radio).get_by_text(fmt).click()
+    expect(page.locator(download_box)).to_contain_text(f".{fmt}", timeout=timeout_ms)
+    with page.expect_download() as download_info:
+        page.locator(f"{download_box} a[download]").first.click()
+    saved = folder / download_info.value.suggested_filename
+    download_info.value.save_as(saved)
+    return saved
+
+
 def test_generate_play_download_and_switch_language(live_server, browser, tmp_path):
     from playwright.sync_api import expect
 
@@ -45,12 +59,7 @@ def test_generate_play_download_and_switch_language(live_server, browser, tmp_pa
         expect(page.locator("#status-line")).to_contain_text("real-time factor")
         expect(page.locator("#history")).to_contain_text("zf_xiaobei")  # no voice chosen: mostly Mandarin text
 
-        page.locator("#download-format").get_by_text("mp3").click()
-        expect(page.locator("#download")).to_contain_text(".mp3", timeout=20_000)
-        with page.expect_download() as download_info:
-            page.locator("#download a[download]").first.click()
-        saved = tmp_path / download_info.value.suggested_filename
-        download_info.value.save_as(saved)
+        saved = download_as(page, "mp3", "#download-format", "#download", tmp_path)
         info = sf.info(saved)
         assert saved.suffix == ".mp3" and info.samplerate == 24000 and abs(info.duration - duration) < 0.2, info
         page.screenshot(path=str(ARTIFACTS / "ui-en.png"), full_page=True)

@@ -8,6 +8,8 @@ import zipfile
 
 import soundfile as sf
 
+from conftest import ready_page
+
 
 def test_upload_run_and_download_a_batch_zip(live_server, browser, tmp_path):
     from playwright.sync_api import expect
@@ -17,12 +19,8 @@ def test_upload_run_and_download_a_batch_zip(live_server, browser, tmp_path):
         {"id": "greeting", "text": "Good morning, this is a batch job.", "voice": "af_heart"},
         {"id": "../escape", "text": "Refused."},
         {"id": "numbers", "text": "It costs 12 dollars.", "format": "mp3"})) + "\n")
-    context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1100}, accept_downloads=True)
-    page = context.new_page()
-    try:
-        page.goto(live_server.url + "/")
-        expect(page.locator("#status-line")).to_contain_text("ready", timeout=30_000)
-        page.locator("#tab-batch-button, button[role=tab]:has-text('Batch')").first.click()
+    with ready_page(browser, live_server.url, "Batch", viewport={"width": 1400, "height": 1100},
+                    accept_downloads=True) as page:
         page.locator("#batch-file input[type=file]").set_input_files(str(source))
         table = page.locator("#batch-jobs")
         expect(table).to_contain_text("greeting", timeout=20_000)
@@ -36,8 +34,6 @@ def test_upload_run_and_download_a_batch_zip(live_server, browser, tmp_path):
             download_button.click()
         saved = tmp_path / download_info.value.suggested_filename
         download_info.value.save_as(saved)
-    finally:
-        context.close()
     assert saved.suffix == ".zip"
     with zipfile.ZipFile(saved) as archive:
         assert sorted(archive.namelist()) == ["greeting.wav", "manifest.jsonl", "numbers.mp3"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from conftest import ready_page
+
 SCRIPT = "Alice: Good morning, Bob.\nBob (calm): Morning. Coffee is on the table."
 
 
@@ -16,12 +18,7 @@ def pick_voice(page, row: int, voice: str) -> None:
 def test_render_a_two_speaker_dialogue_on_the_page(live_server, browser):
     from playwright.sync_api import expect
 
-    context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1400})
-    page = context.new_page()
-    try:
-        page.goto(live_server.url + "/")
-        expect(page.locator("#status-line")).to_contain_text("ready", timeout=30_000)
-        page.locator("button[role=tab]:has-text('Dialogue')").first.click()
+    with ready_page(browser, live_server.url, "Dialogue", viewport={"width": 1400, "height": 1400}) as page:
 
         script = page.locator("#dialogue-script textarea")
         script.fill("Alice: Good morning, Bob.")
@@ -52,5 +49,3 @@ def test_render_a_two_speaker_dialogue_on_the_page(live_server, browser):
         assert table.get_by_role("row").count() >= 3  # the header and two turns
         assert 2.0 < duration < 15.0, duration
         expect(page.locator("#dialogue-download")).to_contain_text(".wav")
-    finally:
-        context.close()

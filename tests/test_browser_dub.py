@@ -7,6 +7,8 @@ from pathlib import Path
 
 import soundfile as sf
 
+from conftest import ready_page
+
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 SRT = ("1\n00:00:00,500 --> 00:00:02,000\nGood morning.\n\n"
        "2\n00:00:02,500 --> 00:00:03,000\nThis cue has far too many words for half a second.\n\n"
@@ -16,16 +18,12 @@ SRT = ("1\n00:00:00,500 --> 00:00:02,000\nGood morning.\n\n"
 def test_upload_subtitles_render_play_and_download(live_server, browser, tmp_path):
     from playwright.sync_api import expect
 
-    from test_browser import audio_duration
+    from test_browser import audio_duration, download_as
 
     source = tmp_path / "episode.srt"
     source.write_text(SRT, encoding="utf-8")
-    context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1300}, accept_downloads=True)
-    page = context.new_page()
-    try:
-        page.goto(live_server.url + "/")
-        expect(page.locator("#status-line")).to_contain_text("ready", timeout=30_000)
-        page.locator("#tab-dub-button, button[role=tab]:has-text('Subtitles')").first.click()
+    with ready_page(browser, live_server.url, "Subtitles", viewport={"width": 1400, "height": 1300},
+                    accept_downloads=True) as page:
         page.locator("#dub-file input[type=file]").set_input_files(str(source))
         table = page.locator("#dub-cues")
         expect(table).to_contain_text("See you soon.", timeout=60_000)  # markup stripped
@@ -41,16 +39,9 @@ def test_upload_subtitles_render_play_and_download(live_server, browser, tmp_pat
         duration = audio_duration(player)
         assert abs(duration - 6.5) < 0.05, duration  # the track runs to the last cue's end
 
-        page.locator("#dub-format").get_by_text("mp3").click()
-        expect(page.locator("#dub-download")).to_contain_text(".mp3", timeout=30_000)
-        with page.expect_download() as download_info:
-            page.locator("#dub-download a[download]").first.click()
-        saved = tmp_path / download_info.value.suggested_filename
-        download_info.value.save_as(saved)
+        saved = download_as(page, "mp3", "#dub-format", "#dub-download", tmp_path, timeout_ms=30_000)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "ui-dub.png"), full_page=True)
-    finally:
-        context.close()
     info = sf.info(saved)
     assert saved.suffix == ".mp3" and info.samplerate == 24000 and abs(info.duration - 6.5) < 0.1, info
 
@@ -75,12 +66,7 @@ def test_stop_ends_a_render_at_the_next_cue(make_app, browser, tmp_path):
                       encoding="utf-8")
     app, _ = make_app(loader=lambda settings: engine)
     with serving(app) as url:
-        context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1300})
-        page = context.new_page()
-        try:
-            page.goto(url + "/")
-            expect(page.locator("#status-line")).to_contain_text("ready", timeout=30_000)
-            page.locator("#tab-dub-button, button[role=tab]:has-text('Subtitles')").first.click()
+        with ready_page(browser, url, "Subtitles", viewport={"width": 1400, "height": 1300}) as page:
             page.locator("#dub-file input[type=file]").set_input_files(str(source))
             expect(page.locator("#dub-summary")).to_contain_text("30 cues", timeout=30_000)
             page.locator("#dub-render").click()
@@ -91,5 +77,3 @@ def test_stop_ends_a_render_at_the_next_cue(make_app, browser, tmp_path):
             time.sleep(1.5)
             assert engine.rendered == stopped_at < 30
             expect(page.locator("#dub-audio audio[src^='blob:']")).to_have_count(0)
-        finally:
-            context.close()

@@ -11,6 +11,8 @@ import httpx
 
 from indextts.server.i18n import t
 
+from conftest import ready_page
+
 NAME = "Browser preset"
 
 
@@ -36,11 +38,7 @@ def choose_preset(page, name: str) -> None:
 def test_save_reload_and_apply_a_preset(live_server, browser):
     from playwright.sync_api import expect
 
-    context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1600})
-    page = context.new_page()
-    try:
-        page.goto(live_server.url + "/")
-        expect(page.locator("#status-line")).to_contain_text("ready", timeout=30_000)
+    with ready_page(browser, live_server.url, viewport={"width": 1400, "height": 1600}) as page:
         open_advanced(page)
         speed, pause = number_of(page, "speed"), number_of(page, "pause")
         voice = page.locator("#voice input").first
@@ -85,7 +83,5 @@ def test_save_reload_and_apply_a_preset(live_server, browser):
         page.locator("#preset-apply").click()
         expect(page.locator("#preset-message")).to_contain_text("deleted_clone no longer exists", timeout=20_000)
         expect(speed).to_have_value("0.75")
-    finally:
-        context.close()
         for name in (NAME, "Gone voice"):  # never left for other tests
             httpx.delete(f"{live_server.url}/v1/presets/{name}", timeout=30)
